@@ -1,0 +1,124 @@
+// The playbook format: remote steps per source runtime, in YAML under the top-level playbooks/.
+import { z } from 'zod';
+import { FILE_GROUPS } from '../engine/files.js';
+
+/** Variables a command may use as {{ name }}; the engine fills them in (see engine/playbook-runner.ts). */
+export const TEMPLATE_VARIABLES = [
+  'backupDir',
+  'sandboxImage',
+  'containerdSocket',
+  'kubeletVersion',
+  /** All paths this migration writes, shell-quoted and space separated. */
+  'managedPaths',
+  /** The paths this write step writes. */
+  'paths',
+  /** Script: copy each managed file to the backup dir unless already there (absent files get a .absent marker). */
+  'backupScript',
+  /** Script: exit 0 when every managed file has a backup. */
+  'backupCheck',
+  /** Script: put back this step's files from the backup (remove those that did not exist). */
+  'restore',
+] as const;
+export type TemplateVariable = (typeof TEMPLATE_VARIABLES)[number];
+
+/** Conditions a step may depend on with `when`. */
+export const CONDITIONS = ['preloadSandboxImage', 'proxyConfigured'] as const;
+export type Condition = (typeof CONDITIONS)[number];
+
+const command = z
+  .string()
+  .min(1)
+  .superRefine((text, ctx) => {
+    for (const match of text.matchAll(/\{\{\s*([^}\s]*)\s*\}\}/g)) {
+      if (!(TEMPLATE_VARIABLES as readonly string[]).includes(match[1]!)) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `unknown template variable {{ ${match[1]} }}; known: ${TEMPLATE_VARIABLES.join(', ')}`,
+        });
+      }
+    }
+  });
+
+const name = z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, { message: 'must be lower-case words joined by "-"' });
+const timeoutSeconds = z.number().int().min(1).max(3_600);
+
+export const AssertSchema = z
+  .object({
+    name,
+    description: z.string().optional(),
+    /** Read-only command; exit 0 means the assertion holds. */
+    run: command,
+    /** Shown when it does not hold: what is wrong and what to do. */
+    message: z.string().min(1),
+    timeoutSeconds,
+  })
+  .strict();
+
+const stepBase = {
+  name,
+  description: z.string().optional(),
+  /** Which action runs the step: runtime (Drained -> RuntimeConfigured) or kubelet (-> KubeletSwitched). */
+  stage: z.enum(['runtime', 'kubelet']),
+  when: z.enum(CONDITIONS).optional(),
+  /** Undo, run in reverse step order on rollback; must be safe to run twice or when the action never ran. null: nothing to undo. */
+  rollback: command.nullable(),
+  timeoutSeconds,
+};
+
+export const RunStepSchema = z
+  .object({
+    ...stepBase,
+    /** Read-only: exit 0 means the step's effect is already there and the action is skipped. */
+    check: command,
+    run: command,
+  })
+  .strict();
+
+export const WriteStepSchema = z
+  .object({
+    ...stepBase,
+    /** Generated files to write atomically; the check is built in (content already equal). */
+    write: z.array(z.enum(FILE_GROUPS)).min(1),
+  })
+  .strict();
+
+export const StepSchema = z.union([RunStepSchema, WriteStepSchema]);
+
+export const PlaybookSchema = z
+  .object({
+    apiVersion: z.literal('cri-migrator.dev/v1alpha1'),
+    kind: z.literal('Playbook'),
+    metadata: z.object({ name, description: z.string().optional() }).strict(),
+    source: z.enum(['dockershim', 'cri-dockerd']),
+    preflight: z.array(AssertSchema),
+    steps: z.array(StepSchema).min(1),
+  })
+  .strict()
+  .superRefine((playbook, ctx) => {
+    const seen = new Set<string>();
+    for (const [i, step] of [...playbook.preflight, ...playbook.steps].entries()) {
+      if (seen.has(step.name)) ctx.addIssue({ code: 'custom', path: ['steps', i, 'name'], message: `duplicate step name ${step.name}` });
+      seen.add(step.name);
+    }
+    const stages = playbook.steps.map((s) => s.stage);
+    const firstKubelet = stages.indexOf('kubelet');
+    if (firstKubelet >= 0 && stages.slice(firstKubelet).includes('runtime')) {
+      ctx.addIssue({ code: 'custom', path: ['steps'], message: 'all runtime-stage steps must come before the kubelet-stage steps' });
+    }
+    for (const [i, step] of playbook.steps.entries()) {
+      const texts = 'write' in step ? [step.rollback] : [step.check, step.run, step.rollback];
+      if (!('write' in step) && texts.some((t) => t?.includes('{{ paths }}') || t?.includes('{{ restore }}'))) {
+        ctx.addIssue({ code: 'custom', path: ['steps', i], message: '{{ paths }} and {{ restore }} only make sense in a write step' });
+      }
+    }
+  });
+
+export type Playbook = z.infer<typeof PlaybookSchema>;
+export type Step = z.infer<typeof StepSchema>;
+export type RunStep = z.infer<typeof RunStepSchema>;
+export type WriteStep = z.infer<typeof WriteStepSchema>;
+export type Assert = z.infer<typeof AssertSchema>;
+
+export function isWriteStep(step: Step): step is WriteStep {
+  return 'write' in step;
+}

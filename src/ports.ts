@@ -1,0 +1,131 @@
+// The narrow interfaces the engine and controller depend on. Adapters in kube/ and remote/
+// implement them; tests implement them in a few lines.
+import type { ExecResult, NodePatch, NodeView, PodView } from './domain/types.js';
+
+export type { ExecResult, NodePatch, NodeView, PodView } from './domain/types.js';
+
+export interface PatchOptions {
+  /**
+   * Compare-and-swap: the patch is sent with the resourceVersion of a fresh read, and only if
+   * guard(fresh) holds; a 409 conflict re-reads and re-checks. A failing guard throws
+   * StaleStateError.
+   */
+  guard?: (fresh: NodeView) => boolean;
+}
+
+export class StaleStateError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'StaleStateError';
+  }
+}
+
+export interface NodeApi {
+  get(name: string): Promise<NodeView>;
+  list(labelSelector?: string): Promise<NodeView[]>;
+  patch(name: string, patch: NodePatch, options?: PatchOptions): Promise<NodeView>;
+  /**
+   * Resolve with the node once predicate holds (checked on the current object, then on each
+   * change), or reject after timeoutMs naming what was last seen.
+   */
+  waitFor(name: string, predicate: (node: NodeView) => boolean, timeoutMs: number, description: string): Promise<NodeView>;
+}
+
+export type EvictionOutcome =
+  | { kind: 'accepted' }
+  /** HTTP 429: a PodDisruptionBudget does not allow it right now. */
+  | { kind: 'blocked'; reason: string; budget?: string }
+  /** 404: the pod is already gone. */
+  | { kind: 'gone' };
+
+export interface EvictOptions {
+  gracePeriodSeconds: number | null;
+  /** Server-side dry run (dryRun=All): PDBs are checked, nothing is evicted. */
+  dryRun?: boolean;
+}
+
+export interface PodEvictor {
+  listPodsOnNode(nodeName: string): Promise<PodView[]>;
+  evict(pod: PodView, options: EvictOptions): Promise<EvictionOutcome>;
+  /**
+   * Watch until every listed pod (matched by uid) is deleted, or the signal aborts. Resolves with
+   * the pods still present when it stopped.
+   */
+  waitForDeletion(nodeName: string, pods: readonly PodView[], signal: AbortSignal): Promise<PodView[]>;
+}
+
+export interface ExecOptions {
+  timeoutMs: number;
+  /** Whether the command changes the host: a dry-run RemoteHost records it instead of running it. */
+  mutates: boolean;
+  stdin?: string;
+}
+
+export interface WriteFileOptions {
+  /** Unix permission bits, e.g. 0o644. */
+  mode: number;
+}
+
+export interface RemoteHost {
+  /** For messages: user@host:port. */
+  readonly target: string;
+  /** Non-zero exit codes are returned, not thrown; connection loss and timeouts throw. */
+  exec(command: string, options: ExecOptions): Promise<ExecResult>;
+  /** The file's content, or null when it does not exist. */
+  readFile(path: string): Promise<string | null>;
+  /** Atomic: written to a temporary file in the same directory, then renamed over path. */
+  writeFile(path: string, content: string, options: WriteFileOptions): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Opens a RemoteHost for a node (address chosen from its status). */
+export type RemoteConnector = (node: NodeView) => Promise<RemoteHost>;
+
+export class RemoteCommandError extends Error {
+  constructor(
+    message: string,
+    readonly result?: ExecResult,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = 'RemoteCommandError';
+  }
+}
+
+export interface Clock {
+  now(): Date;
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+/** Leader election: only the holder acts. */
+export interface Lock {
+  /** Acquire or renew; false while someone else holds it. */
+  tryAcquire(): Promise<boolean>;
+  release(): Promise<void>;
+}
+
+export interface EventRecorder {
+  record(nodeName: string, event: { type: 'Normal' | 'Warning'; reason: string; message: string }): Promise<void>;
+}
+
+/** Runs a short-lived pod on the node to prove the new runtime starts containers. */
+export interface SmokeTester {
+  run(nodeName: string, options: { image: string; namespace: string; timeoutMs: number }): Promise<void>;
+}
+
+export const systemClock: Clock = {
+  now: () => new Date(),
+  sleep: (ms, signal) =>
+    new Promise<void>((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason as Error);
+      const timer = setTimeout(() => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      }, ms);
+      const onAbort = () => {
+        clearTimeout(timer);
+        reject(signal!.reason as Error);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+    }),
+};
