@@ -156,7 +156,7 @@ export function rewriteEnvFile(text: string | null, edit: EnvFileEdit): string |
     const match = pattern.exec(line);
     if (!match) return line;
     found = true;
-    const words = splitArgs(match[2]!);
+    const words = splitArgs(unquoteEnvValue(match[2]!));
     return `${edit.variable}="${rewriteKubeletArgs(words, edit.options).map(quoteIfNeeded).join(' ')}"`;
   });
   if (!found) {
@@ -173,9 +173,17 @@ export function envFileArgs(text: string | null, variable: string): string[] {
   let words: string[] = [];
   for (const line of text.split('\n')) {
     const match = pattern.exec(line);
-    if (match) words = splitArgs(match[1]!);
+    if (match) words = splitArgs(unquoteEnvValue(match[1]!));
   }
   return words;
+}
+
+/** systemd EnvironmentFile quoting: VAR="a b" and VAR='a b' hold the text between the quotes. */
+export function unquoteEnvValue(raw: string): string {
+  const value = raw.trim();
+  if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) return value.slice(1, -1).replace(/\\(["\\])/g, '$1');
+  if (value.length >= 2 && value.startsWith("'") && value.endsWith("'")) return value.slice(1, -1);
+  return value;
 }
 
 function quoteIfNeeded(word: string): string {
