@@ -82,7 +82,14 @@ export const WriteStepSchema = z
   })
   .strict();
 
-export const StepSchema = z.union([RunStepSchema, WriteStepSchema]);
+/** A write step has `write`; any other step is a run step. Picking the schema first gives precise errors. */
+export const StepSchema = z.unknown().transform((value, ctx): RunStep | WriteStep => {
+  const isWrite = typeof value === 'object' && value !== null && 'write' in value;
+  const result = (isWrite ? WriteStepSchema : RunStepSchema).safeParse(value);
+  if (result.success) return result.data;
+  for (const issue of result.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path });
+  return z.NEVER;
+});
 
 export const PlaybookSchema = z
   .object({
@@ -114,9 +121,9 @@ export const PlaybookSchema = z
   });
 
 export type Playbook = z.infer<typeof PlaybookSchema>;
-export type Step = z.infer<typeof StepSchema>;
 export type RunStep = z.infer<typeof RunStepSchema>;
 export type WriteStep = z.infer<typeof WriteStepSchema>;
+export type Step = RunStep | WriteStep;
 export type Assert = z.infer<typeof AssertSchema>;
 
 export function isWriteStep(step: Step): step is WriteStep {

@@ -1,0 +1,205 @@
+// In-memory implementations of the ports, small enough to read at a glance.
+import { pino } from 'pino';
+import type { NodePatch, NodeView, PodView } from '../../src/domain/types.js';
+import type {
+  Clock,
+  EventRecorder,
+  EvictionOutcome,
+  EvictOptions,
+  ExecOptions,
+  ExecResult,
+  NodeApi,
+  PatchOptions,
+  PodEvictor,
+  RemoteHost,
+  SmokeTester,
+} from '../../src/ports.js';
+import { StaleStateError } from '../../src/ports.js';
+
+export const silentLog = pino({ level: 'silent' });
+
+/** Virtual time: a sleep resolves when nothing else is runnable, earliest deadline first. */
+export class FakeClock implements Clock {
+  private timers: { due: number; fire: () => void }[] = [];
+  private pumping = false;
+  constructor(private t = Date.parse('2024-05-01T12:00:00Z')) {}
+  now = () => new Date(this.t);
+  sleep = (ms: number, signal?: AbortSignal) =>
+    new Promise<void>((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason);
+      const timer = { due: this.t + Math.max(0, ms), fire: () => resolve() };
+      this.timers.push(timer);
+      signal?.addEventListener('abort', () => {
+        this.timers = this.timers.filter((x) => x !== timer);
+        reject(signal.reason);
+      });
+      this.pump();
+    });
+  private pump() {
+    if (this.pumping) return;
+    this.pumping = true;
+    setImmediate(() => {
+      this.pumping = false;
+      this.timers.sort((a, b) => a.due - b.due);
+      const next = this.timers.shift();
+      if (!next) return;
+      this.t = Math.max(this.t, next.due);
+      next.fire();
+      if (this.timers.length) this.pump();
+    });
+  }
+}
+
+export function makeNode(overrides: Partial<NodeView> = {}): NodeView {
+  return {
+    name: 'w1',
+    labels: { 'cri-migrator.dev/migrate': 'containerd' },
+    annotations: {},
+    unschedulable: false,
+    ready: true,
+    containerRuntimeVersion: 'docker://20.10.24',
+    kubeletVersion: 'v1.23.17',
+    addresses: [{ type: 'InternalIP', address: '10.0.0.2' }],
+    resourceVersion: '1',
+    ...overrides,
+  };
+}
+
+export class FakeNodeApi implements NodeApi {
+  nodes = new Map<string, NodeView>();
+  patches: { name: string; patch: NodePatch }[] = [];
+  private waiters: (() => void)[] = [];
+  constructor(private clock: Clock, ...nodes: NodeView[]) {
+    for (const n of nodes) this.nodes.set(n.name, n);
+  }
+  async get(name: string) {
+    const n = this.nodes.get(name);
+    if (!n) throw new Error(`node ${name} not found`);
+    return structuredClone(n);
+  }
+  async list() {
+    return [...this.nodes.values()].map((n) => structuredClone(n));
+  }
+  async patch(name: string, patch: NodePatch, options?: PatchOptions) {
+    const n = await this.get(name);
+    if (options?.guard && !options.guard(n)) throw new StaleStateError(`${name} changed`);
+    this.patches.push({ name, patch: structuredClone(patch) });
+    this.update(name, (node) => applyPatch(node, patch));
+    return this.get(name);
+  }
+  /** Change a node as the kubelet or an admin would, waking waiters. */
+  update(name: string, change: (n: NodeView) => NodeView) {
+    const n = this.nodes.get(name)!;
+    this.nodes.set(name, { ...change(structuredClone(n)), resourceVersion: String(Number(n.resourceVersion) + 1) });
+    for (const wake of this.waiters.splice(0)) wake();
+  }
+  async waitFor(name: string, predicate: (n: NodeView) => boolean, timeoutMs: number, description: string) {
+    const deadline = this.clock.now().getTime() + timeoutMs;
+    for (;;) {
+      const n = await this.get(name);
+      if (predicate(n)) return n;
+      if (this.clock.now().getTime() >= deadline) throw new Error(`${name} not ${description} after ${timeoutMs}ms`);
+      const changed = new Promise<void>((resolve) => this.waiters.push(resolve));
+      await Promise.race([changed, this.clock.sleep(Math.min(1000, deadline - this.clock.now().getTime()))]);
+    }
+  }
+}
+
+export function applyPatch(node: NodeView, patch: NodePatch): NodeView {
+  const merge = (base: Readonly<Record<string, string>>, change: Record<string, string | null> = {}) => {
+    const out: Record<string, string> = { ...base };
+    for (const [k, v] of Object.entries(change)) if (v === null) delete out[k];
+    else out[k] = v;
+    return out;
+  };
+  return {
+    ...node,
+    labels: merge(node.labels, patch.labels),
+    annotations: merge(node.annotations, patch.annotations),
+    unschedulable: patch.unschedulable ?? node.unschedulable,
+  };
+}
+
+/** Pods on nodes; evict() answers from `blockedFor` (PDB) or deletes the pod. */
+export class FakeEvictor implements PodEvictor {
+  evictions: { pod: string; dryRun: boolean }[] = [];
+  /** pod name -> how many more eviction attempts a PDB rejects (Infinity: always). */
+  blockedFor = new Map<string, number>();
+  private listeners: (() => void)[] = [];
+  constructor(public pods: PodView[]) {}
+  async listPodsOnNode() {
+    return [...this.pods];
+  }
+  async evict(pod: PodView, options: EvictOptions): Promise<EvictionOutcome> {
+    this.evictions.push({ pod: pod.name, dryRun: options.dryRun === true });
+    const left = this.blockedFor.get(pod.name) ?? 0;
+    if (left > 0) {
+      this.blockedFor.set(pod.name, left - 1);
+      return { kind: 'blocked', reason: 'Cannot evict pod as it would violate the pod\'s disruption budget.', budget: `${pod.name}-pdb` };
+    }
+    if (!options.dryRun) {
+      this.pods = this.pods.filter((p) => p.uid !== pod.uid);
+      for (const wake of this.listeners.splice(0)) wake();
+    }
+    return { kind: 'accepted' };
+  }
+  async waitForDeletion(_node: string, pods: readonly PodView[], signal: AbortSignal) {
+    const remaining = () => pods.filter((p) => this.pods.some((q) => q.uid === p.uid));
+    while (remaining().length > 0 && !signal.aborted) {
+      await new Promise<void>((resolve) => {
+        this.listeners.push(resolve);
+        signal.addEventListener('abort', () => resolve(), { once: true });
+      });
+    }
+    return remaining();
+  }
+}
+
+export function makePod(name: string, overrides: Partial<PodView> = {}): PodView {
+  return { namespace: 'default', name, uid: `uid-${name}`, labels: {}, phase: 'Running', controllers: [{ kind: 'ReplicaSet', name: 'rs' }], mirror: false, usesEmptyDir: false, ...overrides };
+}
+
+export type Responder = (command: string, options: ExecOptions) => ExecResult | undefined;
+
+/** A host with an in-memory filesystem; commands are answered by responders (first answer wins). */
+export class FakeRemote implements RemoteHost {
+  readonly target = 'root@10.0.0.2:22';
+  commands: { command: string; mutates: boolean }[] = [];
+  files = new Map<string, { content: string; mode: number }>();
+  closed = 0;
+  constructor(public responders: Responder[] = []) {}
+  async exec(command: string, options: ExecOptions) {
+    this.commands.push({ command, mutates: options.mutates });
+    for (const respond of this.responders) {
+      const result = respond(command, options);
+      if (result) return result;
+    }
+    // Unknown checks report "not done yet"; unknown actions succeed.
+    return { code: options.mutates ? 0 : 1, stdout: '', stderr: '' };
+  }
+  async readFile(path: string) {
+    return this.files.get(path)?.content ?? null;
+  }
+  async writeFile(path: string, content: string, options: { mode: number }) {
+    this.files.set(path, { content, mode: options.mode });
+  }
+  async close() {
+    this.closed++;
+  }
+}
+
+export class FakeEvents implements EventRecorder {
+  events: { node: string; type: string; reason: string; message: string }[] = [];
+  async record(node: string, event: { type: 'Normal' | 'Warning'; reason: string; message: string }) {
+    this.events.push({ node, ...event });
+  }
+}
+
+export class FakeSmoke implements SmokeTester {
+  runs: { node: string; image: string }[] = [];
+  failWith?: Error;
+  async run(node: string, options: { image: string }) {
+    this.runs.push({ node, image: options.image });
+    if (this.failWith) throw this.failWith;
+  }
+}
