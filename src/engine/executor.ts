@@ -297,7 +297,7 @@ const ACTIONS: Record<Exclude<ActionName, 'beginRollback' | 'fail'>, ActionImpl>
       ctx.deps.observer?.preflight?.(ctx.node.name, results);
       const failed = results.filter((r) => !r.ok);
       if (failed.length > 0) {
-        throw new TerminalError(`preflight failed: ${failed.map((r) => `${r.name}: ${r.message}`).join('; ')}`);
+        throw new TerminalError(`checks failed: ${failed.map((r) => `${r.name}: ${r.message}`).join('; ')}`);
       }
       return { sourceRuntime: source };
     });

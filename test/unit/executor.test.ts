@@ -1,0 +1,260 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig, type Config } from '../../src/config.js';
+import { ANNOTATIONS, KUBEADM_CRI_SOCKET_ANNOTATION, MIGRATED_LABEL, serializeState } from '../../src/domain/annotations.js';
+import type { MigrationState, NodeView } from '../../src/domain/types.js';
+import { driveNode } from '../../src/engine/drive.js';
+import { ActionFailedError, reconcileNode, type EngineDeps } from '../../src/engine/executor.js';
+import { Mutex } from '../../src/engine/mutex.js';
+import { ClusterRecorder, RecordingEvents, RecordingEvictor, RecordingNodeApi, RecordingSmokeTester } from '../../src/kube/dry-run.js';
+import { loadPlaybooks } from '../../src/playbooks/loader.js';
+import { RecordingRemoteHost } from '../../src/remote/dry-run.js';
+import { factsOutput } from './facts-fixture.js';
+import { FakeClock, FakeEvents, FakeEvictor, FakeNodeApi, FakeRemote, FakeSmoke, makeNode, makePod, silentLog, type Responder } from './fakes.js';
+
+const DOCKERSHIM_SOCKET = '/var/run/dockershim.sock';
+
+interface World {
+  deps: EngineDeps;
+  clock: FakeClock;
+  nodes: FakeNodeApi;
+  evictor: FakeEvictor;
+  remote: FakeRemote;
+  events: FakeEvents;
+  smoke: FakeSmoke;
+}
+
+/** A cluster with worker w1 on Docker (and Ready peers), whose kubelet comes back on containerd when restarted. */
+function world(options: { config?: Config; w1?: Partial<NodeView>; kubeletComesBack?: 'containerd' | 'never'; responders?: Responder[] } = {}): World {
+  const config = options.config ?? loadConfig({ sets: ['minReadyNodes=1'] });
+  const clock = new FakeClock();
+  const w1 = makeNode({ annotations: { [KUBEADM_CRI_SOCKET_ANNOTATION]: DOCKERSHIM_SOCKET }, ...options.w1 });
+  const nodes = new FakeNodeApi(clock, w1, makeNode({ name: 'w2', labels: {} }), makeNode({ name: 'cp', labels: { 'node-role.kubernetes.io/control-plane': '' } }));
+  const evictor = new FakeEvictor([
+    makePod('web-1'),
+    makePod('web-2'),
+    makePod('kube-proxy-x', { namespace: 'kube-system', controllers: [{ kind: 'DaemonSet', name: 'kube-proxy' }] }),
+  ]);
+  const responders: Responder[] = [
+    ...(options.responders ?? []),
+    (cmd) => (cmd.includes('@@cri-migrator:') ? { code: 0, stdout: factsOutput(), stderr: '' } : undefined),
+    // The playbook's preflight asserts hold on this host.
+    (cmd, o) => (!o.mutates && /^(test -[df] |systemctl cat )/.test(cmd) ? { code: 0, stdout: '', stderr: '' } : undefined),
+    (cmd, o) => {
+      if (o.mutates && cmd.includes('systemctl restart kubelet.service') && options.kubeletComesBack !== 'never') {
+        nodes.update('w1', (n) => ({ ...n, ready: true, containerRuntimeVersion: 'containerd://1.6.20' }));
+      }
+      if (o.mutates && cmd.includes('systemctl stop kubelet.service')) nodes.update('w1', (n) => ({ ...n, ready: false }));
+      if (o.mutates && cmd.startsWith('systemctl start kubelet.service')) {
+        nodes.update('w1', (n) => ({ ...n, ready: true, containerRuntimeVersion: 'docker://20.10.24' }));
+      }
+      return undefined;
+    },
+  ];
+  const remote = new FakeRemote(responders);
+  const events = new FakeEvents();
+  const smoke = new FakeSmoke();
+  const deps: EngineDeps = {
+    config,
+    nodes,
+    evictor,
+    events,
+    smoke,
+    connect: async () => remote,
+    playbooks: loadPlaybooks(config.playbooksDir),
+    clock,
+    log: silentLog,
+    admission: new Mutex(),
+  };
+  return { deps, clock, nodes, evictor, remote, events, smoke };
+}
+
+function state(w: World, name = 'w1'): Record<string, string> {
+  return w.nodes.nodes.get(name)!.annotations;
+}
+
+describe('engine: a full migration with fakes', () => {
+  it('takes a Docker worker to containerd: cordon, drain (through a PDB), configure, switch, verify, uncordon', async () => {
+    const w = world();
+    w.evictor.blockedFor.set('web-2', 2);
+    const result = await driveNode('w1', w.deps);
+    expect(result).toMatchObject({ kind: 'settled', phase: 'Succeeded' });
+
+    const node = w.nodes.nodes.get('w1')!;
+    expect(node.unschedulable).toBe(false);
+    expect(node.labels[MIGRATED_LABEL]).toBe('containerd');
+    expect(node.annotations[ANNOTATIONS.phase]).toBe('Succeeded');
+    expect(node.annotations[ANNOTATIONS.intent]).toBeUndefined();
+    expect(node.annotations[ANNOTATIONS.wasUnschedulable]).toBe('false');
+    expect(node.annotations[ANNOTATIONS.sourceRuntime]).toBe('dockershim');
+    expect(node.annotations[ANNOTATIONS.previousCriSocket]).toBe(DOCKERSHIM_SOCKET);
+    expect(node.annotations[KUBEADM_CRI_SOCKET_ANNOTATION]).toBe('unix:///run/containerd/containerd.sock');
+    expect(node.annotations[ANNOTATIONS.finishedAt]).toBeDefined();
+    expect(node.annotations[ANNOTATIONS.blockedBy]).toBeUndefined();
+
+    // Drain: DaemonSet pod skipped, the PDB-guarded pod retried until allowed.
+    expect(w.evictor.evictions.map((e) => e.pod)).toEqual(['web-1', 'web-2', 'web-2', 'web-2']);
+    expect(w.evictor.pods.map((p) => p.name)).toEqual(['kube-proxy-x']);
+    const blocked = w.nodes.patches.find((p) => p.patch.annotations?.[ANNOTATIONS.blockedBy]);
+    expect(blocked?.patch.annotations?.[ANNOTATIONS.blockedBy]).toMatch(/default\/web-2 \(PodDisruptionBudget web-2-pdb\)/);
+    expect(w.events.events.some((e) => e.reason === 'DrainBlocked' && e.message.includes('web-2-pdb'))).toBe(true);
+
+    // Host: files written, containerd restarted before the kubelet came back.
+    expect(w.remote.files.get('/etc/containerd/config.toml')?.content).toContain('SystemdCgroup = true');
+    expect(w.remote.files.get('/var/lib/kubelet/kubeadm-flags.env')?.content).toBe(
+      'KUBELET_KUBEADM_ARGS="--container-runtime=remote --container-runtime-endpoint=unix:///run/containerd/containerd.sock --pod-infra-container-image=k8s.gcr.io/pause:3.6"\n',
+    );
+    const mutations = w.remote.commands.filter((c) => c.mutates).map((c) => c.command);
+    const restartContainerd = mutations.findIndex((c) => c.includes('systemctl restart containerd.service'));
+    const restartKubelet = mutations.findIndex((c) => c.includes('systemctl restart kubelet.service'));
+    expect(restartContainerd).toBeGreaterThan(-1);
+    expect(restartKubelet).toBeGreaterThan(restartContainerd);
+    expect(w.remote.closed).toBeGreaterThan(0);
+
+    expect(w.smoke.runs).toEqual([{ node: 'w1', image: 'k8s.gcr.io/pause:3.6' }]);
+    expect(w.events.events.filter((e) => e.reason.startsWith('Migration')).map((e) => e.reason)).toEqual([
+      'MigrationPreflight',
+      'MigrationCordoned',
+      'MigrationDrained',
+      'MigrationRuntimeConfigured',
+      'MigrationKubeletSwitched',
+      'MigrationVerified',
+      'MigrationUncordoned',
+      'MigrationSucceeded',
+    ]);
+  });
+
+  it('leaves a node the admin had cordoned cordoned', async () => {
+    const w = world({ w1: { unschedulable: true } });
+    await driveNode('w1', w.deps);
+    expect(w.nodes.nodes.get('w1')!.unschedulable).toBe(true);
+    expect(state(w)[ANNOTATIONS.phase]).toBe('Succeeded');
+    expect(state(w)[ANNOTATIONS.wasUnschedulable]).toBe('true');
+  });
+
+  it('adopts a node that already runs containerd without touching it', async () => {
+    const w = world({ w1: { containerRuntimeVersion: 'containerd://1.7.2' } });
+    await driveNode('w1', w.deps);
+    expect(state(w)[ANNOTATIONS.phase]).toBe('Succeeded');
+    expect(w.remote.commands).toEqual([]);
+    expect(w.nodes.patches.some((p) => p.patch.unschedulable !== undefined)).toBe(false);
+  });
+
+  it('resumes after a crash between the intent and the action', async () => {
+    const crashed: MigrationState = { phase: 'Drained', intent: 'RuntimeConfigured', attempt: 0, wasUnschedulable: false, previousCriSocket: DOCKERSHIM_SOCKET, sourceRuntime: 'dockershim' };
+    const annotations = Object.fromEntries(Object.entries(serializeState(crashed)).filter((e): e is [string, string] => e[1] !== null));
+    const w = world({ w1: { unschedulable: true, annotations: { ...annotations, [KUBEADM_CRI_SOCKET_ANNOTATION]: DOCKERSHIM_SOCKET } } });
+    const first = await reconcileNode('w1', w.deps);
+    expect(first).toMatchObject({ kind: 'progressed', action: 'configureRuntime', phase: 'RuntimeConfigured' });
+    expect(await driveNode('w1', w.deps)).toMatchObject({ phase: 'Succeeded' });
+    // Nothing before the crash point ran again.
+    expect(w.evictor.evictions).toEqual([]);
+    expect(w.nodes.nodes.get('w1')!.unschedulable).toBe(false);
+  });
+
+  it('retries a failed step with backoff and records the attempt', async () => {
+    let failures = 2;
+    const w = world({
+      responders: [(cmd, o) => (o.mutates && cmd.includes('systemctl restart containerd.service') && failures-- > 0 ? { code: 1, stdout: '', stderr: 'Job for containerd.service failed' } : undefined)],
+    });
+    for (let i = 0; i < 3; i++) await reconcileNode('w1', w.deps); // preflight, cordon, drain
+    await expect(reconcileNode('w1', w.deps)).rejects.toBeInstanceOf(ActionFailedError);
+    expect(state(w)[ANNOTATIONS.attempt]).toBe('1');
+    expect(state(w)[ANNOTATIONS.intent]).toBe('RuntimeConfigured');
+    expect(state(w)[ANNOTATIONS.lastError]).toMatch(/restart-containerd failed .*Job for containerd.service failed/);
+    expect(w.events.events.at(-1)).toMatchObject({ type: 'Warning', reason: 'MigrationStepFailed' });
+    const start = w.clock.now().getTime();
+    // The second failure is backed off by retries.initialBackoffSeconds before the third attempt succeeds.
+    expect(await driveNode('w1', w.deps)).toMatchObject({ phase: 'Succeeded' });
+    expect(w.clock.now().getTime() - start).toBeGreaterThanOrEqual(5_000);
+  });
+});
+
+describe('engine: rollback', () => {
+  it('rolls back when the node does not come back on containerd, and undoes only what it did', async () => {
+    const w = world({ kubeletComesBack: 'never', config: loadConfig({ sets: ['verifyTimeoutSeconds=60'] }) });
+    const result = await driveNode('w1', w.deps);
+    expect(result).toMatchObject({ kind: 'settled', phase: 'RolledBack' });
+    const node = w.nodes.nodes.get('w1')!;
+    expect(node.unschedulable).toBe(false);
+    expect(node.containerRuntimeVersion).toBe('docker://20.10.24');
+    expect(node.annotations[KUBEADM_CRI_SOCKET_ANNOTATION]).toBe(DOCKERSHIM_SOCKET);
+    expect(node.annotations[ANNOTATIONS.failedPhase]).toBe('Verified');
+    expect(node.annotations[ANNOTATIONS.rollbackReason]).toMatch(/verify: verification failed: w1 not Ready with a containerd:\/\/ runtime/);
+    expect(node.labels[MIGRATED_LABEL]).toBeUndefined();
+    const undo = w.remote.commands.filter((c) => c.mutates).map((c) => c.command);
+    expect(undo.some((c) => c.includes('systemctl start docker.service'))).toBe(true);
+    expect(w.events.events.find((e) => e.reason === 'MigrationRolledBack')).toMatchObject({ type: 'Warning' });
+  });
+
+  it('rolls back a refused drain without touching the host', async () => {
+    const w = world();
+    w.evictor.pods.push(makePod('bare', { controllers: [] }));
+    const result = await driveNode('w1', w.deps);
+    expect(result).toMatchObject({ phase: 'RolledBack' });
+    expect(state(w)[ANNOTATIONS.rollbackReason]).toMatch(/default\/bare not managed by a controller/);
+    expect(w.remote.commands.filter((c) => c.mutates)).toEqual([]);
+    expect(w.nodes.nodes.get('w1')!.unschedulable).toBe(false);
+    expect(w.evictor.evictions).toEqual([]);
+  });
+
+  it('stops in Failed, cordoned, with rollback: never', async () => {
+    const w = world({ kubeletComesBack: 'never', config: loadConfig({ sets: ['rollback=never', 'verifyTimeoutSeconds=30'] }) });
+    expect(await driveNode('w1', w.deps)).toMatchObject({ phase: 'Failed' });
+    expect(w.nodes.nodes.get('w1')!.unschedulable).toBe(true);
+    expect(w.events.events.at(-1)).toMatchObject({ reason: 'MigrationFailed' });
+  });
+
+  it('fails a preflight on a node without runc, before cordoning', async () => {
+    const w = world({ responders: [(cmd) => (cmd.includes('@@cri-migrator:') ? { code: 0, stdout: factsOutput({ runc: '' }), stderr: '' } : undefined)] });
+    expect(await driveNode('w1', w.deps)).toMatchObject({ phase: 'RolledBack' });
+    expect(state(w)[ANNOTATIONS.rollbackReason]).toMatch(/preflight: checks failed: runc-on-path/);
+    expect(w.nodes.patches.some((p) => p.patch.unschedulable === true)).toBe(false);
+  });
+});
+
+describe('engine: admission and dry run', () => {
+  it('admits one node at a time with concurrency 1', async () => {
+    const w = world();
+    w.nodes.nodes.set('w3', makeNode({ name: 'w3' }));
+    const [a, b] = await Promise.all([reconcileNode('w1', w.deps), reconcileNode('w3', w.deps)]);
+    expect([a.kind, b.kind].sort()).toEqual(['progressed', 'wait']);
+  });
+
+  it('plans the whole migration through recording ports without changing anything', async () => {
+    const w = world();
+    w.evictor.blockedFor.set('web-2', Infinity);
+    const recorder = new ClusterRecorder();
+    const hosts: RecordingRemoteHost[] = [];
+    const deps: EngineDeps = {
+      ...w.deps,
+      nodes: new RecordingNodeApi(w.nodes, recorder),
+      evictor: new RecordingEvictor(w.evictor, recorder),
+      events: new RecordingEvents(recorder),
+      smoke: new RecordingSmokeTester(recorder),
+      connect: async (node) => {
+        const host = new RecordingRemoteHost(await w.deps.connect(node));
+        hosts.push(host);
+        return host;
+      },
+    };
+    expect(await driveNode('w1', deps)).toMatchObject({ phase: 'Succeeded' });
+
+    // Nothing real changed.
+    expect(w.nodes.patches).toEqual([]);
+    expect(w.remote.files.size).toBe(0);
+    expect(w.remote.commands.filter((c) => c.mutates)).toEqual([]);
+    expect(w.evictor.pods).toHaveLength(3);
+    expect(w.evictor.evictions.every((e) => e.dryRun)).toBe(true);
+    expect(w.events.events).toEqual([]);
+
+    // The plan has what a human needs: blockers, file diffs, commands, patches.
+    expect(recorder.records).toContainEqual({ kind: 'evict', pod: 'default/web-2', outcome: expect.objectContaining({ kind: 'blocked', budget: 'web-2-pdb' }) });
+    const writes = hosts.flatMap((h) => h.records).filter((r) => r.kind === 'write');
+    expect(writes.map((r) => r.kind === 'write' && r.path)).toContain('/etc/containerd/config.toml');
+    const config = writes.find((r) => r.kind === 'write' && r.path === '/etc/containerd/config.toml');
+    expect(config).toMatchObject({ before: null, after: expect.stringContaining('sandbox_image = "k8s.gcr.io/pause:3.6"') });
+    expect(hosts.flatMap((h) => h.records).some((r) => r.kind === 'exec' && r.command.includes('systemctl stop kubelet.service'))).toBe(true);
+    expect(recorder.records.some((r) => r.kind === 'patch' && r.patch.unschedulable === true)).toBe(true);
+    expect(recorder.records).toContainEqual({ kind: 'wait', node: 'w1', description: 'Ready with a containerd:// runtime' });
+  });
+});
