@@ -1,0 +1,224 @@
+// The SSH RemoteHost against a real OpenSSH server on 127.0.0.1, set up and torn down here:
+// openssh-server (and sudo) are installed from Debian when missing, keys are generated in a
+// temporary directory, and sshd runs in the foreground on a free port.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RemoteCommandError } from '../../src/ports.js';
+import { hostToken } from '../../src/remote/known-hosts.js';
+import { SshRemoteHost, type SshTarget } from '../../src/remote/ssh.js';
+
+const log = pino({ level: 'silent' });
+let dir: string;
+let port: number;
+let sshd: ChildProcess | undefined;
+let sshdLog = '';
+
+function ensureInstalled(): void {
+  const missing = [
+    ['/usr/sbin/sshd', 'openssh-server'],
+    ['/usr/bin/ssh-keygen', 'openssh-client'],
+    ['/usr/bin/sudo', 'sudo'],
+  ].filter(([path]) => !existsSync(path!));
+  if (missing.length === 0) return;
+  const packages = missing.map(([, pkg]) => pkg!);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  try {
+    execFileSync('apt-get', ['install', '-y', '--no-install-recommends', ...packages], { env, stdio: 'pipe' });
+  } catch {
+    // The package lists may be missing or stale on a fresh machine.
+    execFileSync('apt-get', ['update'], { env, stdio: 'pipe' });
+    execFileSync('apt-get', ['install', '-y', '--no-install-recommends', ...packages], { env, stdio: 'pipe' });
+  }
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+function keygen(path: string, type = 'ed25519'): void {
+  execFileSync('ssh-keygen', ['-q', '-t', type, '-N', '', '-f', path]);
+}
+
+async function waitForPort(): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (sshdLog.includes('Server listening')) return;
+    if (sshd?.exitCode !== null) throw new Error(`sshd exited: ${sshdLog}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`sshd did not start: ${sshdLog}`);
+}
+
+function target(overrides: Partial<SshTarget> = {}): SshTarget {
+  return {
+    host: '127.0.0.1',
+    port,
+    user: 'root',
+    privateKeyPath: join(dir, 'client_key'),
+    knownHostsPath: join(dir, 'known_hosts'),
+    insecureAcceptNewHostKeys: false,
+    sudo: false,
+    connectTimeoutMs: 10_000,
+    commandTimeoutMs: 10_000,
+    ...overrides,
+  };
+}
+
+beforeAll(async () => {
+  ensureInstalled();
+  dir = mkdtempSync(join(tmpdir(), 'cri-migrator-ssh-'));
+  port = await freePort();
+  keygen(join(dir, 'host_key'));
+  keygen(join(dir, 'other_host_key'));
+  keygen(join(dir, 'client_key'));
+  writeFileSync(join(dir, 'authorized_keys'), readFileSync(join(dir, 'client_key.pub')));
+  const hostPub = readFileSync(join(dir, 'host_key.pub'), 'utf8').trim().split(/\s+/);
+  const otherPub = readFileSync(join(dir, 'other_host_key.pub'), 'utf8').trim().split(/\s+/);
+  writeFileSync(join(dir, 'known_hosts'), `${hostToken('127.0.0.1', port)} ${hostPub[0]} ${hostPub[1]}\n`);
+  writeFileSync(join(dir, 'wrong_known_hosts'), `${hostToken('127.0.0.1', port)} ${otherPub[0]} ${otherPub[1]}\n`);
+  writeFileSync(join(dir, 'other_port_known_hosts'), `127.0.0.1 ${hostPub[0]} ${hostPub[1]}\n`); // port 22 entry only
+  writeFileSync(join(dir, 'empty_known_hosts'), '');
+  mkdirSync('/run/sshd', { recursive: true }); // privilege separation directory
+  sshd = spawn(
+    '/usr/sbin/sshd',
+    [
+      '-D', '-e', '-p', String(port), '-h', join(dir, 'host_key'),
+      '-o', 'ListenAddress=127.0.0.1',
+      '-o', `AuthorizedKeysFile=${join(dir, 'authorized_keys')}`,
+      '-o', `PidFile=${join(dir, 'sshd.pid')}`,
+      '-o', 'PermitRootLogin=prohibit-password',
+      '-o', 'PasswordAuthentication=no',
+      '-o', 'StrictModes=no',
+      '-o', 'UsePAM=no',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  sshd.stderr!.on('data', (chunk: Buffer) => (sshdLog += chunk.toString()));
+  await waitForPort();
+}, 600_000);
+
+afterAll(async () => {
+  if (sshd && sshd.exitCode === null) {
+    const exited = new Promise((r) => sshd!.once('exit', r));
+    sshd.kill('SIGTERM');
+    await exited;
+  }
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('SshRemoteHost against a real sshd', () => {
+  it('returns exit code, stdout and stderr exactly', async () => {
+    const host = new SshRemoteHost(target(), log);
+    try {
+      const result = await host.exec("printf 'out\\n  spaced  \\n'; echo err >&2; exit 7", { timeoutMs: 10_000, mutates: false });
+      expect(result).toEqual({ code: 7, stdout: 'out\n  spaced  \n', stderr: 'err\n' });
+      expect(await host.exec('cat', { timeoutMs: 10_000, mutates: false, stdin: 'from stdin' })).toMatchObject({ code: 0, stdout: 'from stdin' });
+      expect(await host.exec("echo \"it's $((1+1))\"", { timeoutMs: 10_000, mutates: false })).toMatchObject({ stdout: "it's 2\n" });
+    } finally {
+      await host.close();
+    }
+  });
+
+  it('runs through sudo -n when asked', async () => {
+    const host = new SshRemoteHost(target({ sudo: true }), log);
+    try {
+      expect(host.wrap('id -u', 1000)).toBe("sudo -n timeout -k 5 1 sh -c 'id -u'");
+      expect(await host.exec('id -u', { timeoutMs: 10_000, mutates: false })).toMatchObject({ code: 0, stdout: '0\n' });
+    } finally {
+      await host.close();
+    }
+  });
+
+  it('stops a command at its time limit and says so', async () => {
+    const host = new SshRemoteHost(target(), log);
+    try {
+      const started = Date.now();
+      const error = await host.exec('echo started >&2; sleep 30', { timeoutMs: 1_000, mutates: false }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(RemoteCommandError);
+      expect((error as Error).message).toMatch(/timed out after 1000ms: started/);
+      expect(Date.now() - started).toBeLessThan(8_000);
+      // The connection is still usable afterwards.
+      expect(await host.exec('echo ok', { timeoutMs: 5_000, mutates: false })).toMatchObject({ code: 0, stdout: 'ok\n' });
+    } finally {
+      await host.close();
+    }
+  });
+
+  it('writes files atomically with their mode and reads them back; absent files read as null', async () => {
+    const host = new SshRemoteHost(target(), log);
+    const path = join(dir, 'etc', 'containerd', 'config.toml');
+    try {
+      expect(await host.readFile(path)).toBeNull();
+      await host.writeFile(path, 'version = 2\n', { mode: 0o600 });
+      expect(readFileSync(path, 'utf8')).toBe('version = 2\n');
+      expect(statSync(path).mode & 0o777).toBe(0o600);
+      const inode = statSync(path).ino;
+      await host.writeFile(path, 'version = 2\n# second\n', { mode: 0o644 });
+      expect(await host.readFile(path)).toBe('version = 2\n# second\n');
+      expect(statSync(path).mode & 0o777).toBe(0o644);
+      // Replaced by rename, not rewritten in place, and no temporary file left behind.
+      expect(statSync(path).ino).not.toBe(inode);
+      expect(execFileSync('ls', ['-A', join(dir, 'etc', 'containerd')], { encoding: 'utf8' }).trim()).toBe('config.toml');
+    } finally {
+      await host.close();
+    }
+  });
+
+  it('surfaces a failing write with stderr', async () => {
+    const host = new SshRemoteHost(target(), log);
+    try {
+      writeFileSync(join(dir, 'not-a-dir'), '');
+      await expect(host.writeFile(join(dir, 'not-a-dir', 'x'), 'x', { mode: 0o644 })).rejects.toThrow(
+        /writing .*not-a-dir\/x on root@127\.0\.0\.1:\d+ failed \(exit 1\): mkdir: cannot create directory .*File exists/,
+      );
+    } finally {
+      await host.close();
+    }
+  });
+
+  it.each([
+    ['unknown host (empty known_hosts)', 'empty_known_hosts', /is not in .*empty_known_hosts: add it \(ssh-keyscan -p \d+ 127\.0\.0\.1/],
+    ['host known only on port 22', 'other_port_known_hosts', /is not in .*other_port_known_hosts/],
+    ['mismatching host key', 'wrong_known_hosts', /host key mismatch for 127\.0\.0\.1:\d+: it presented SHA256:\S+ but .* expects SHA256:/],
+  ])('rejects an %s', async (_, file, message) => {
+    const host = new SshRemoteHost(target({ knownHostsPath: join(dir, file) }), log);
+    await expect(host.exec('true', { timeoutMs: 5_000, mutates: false })).rejects.toThrow(message);
+    await host.close();
+  });
+
+  it('accepts an unknown key only with trust-on-first-use, and then pins it', async () => {
+    const firstUse = new Map<string, string>();
+    const host = new SshRemoteHost(target({ knownHostsPath: join(dir, 'empty_known_hosts'), insecureAcceptNewHostKeys: true }), log, firstUse);
+    try {
+      expect(await host.exec('echo hi', { timeoutMs: 5_000, mutates: false })).toMatchObject({ stdout: 'hi\n' });
+    } finally {
+      await host.close();
+    }
+    expect(firstUse.size).toBe(1);
+    // A different key for the same host is still refused, even with trust-on-first-use.
+    const mismatch = new SshRemoteHost(target({ knownHostsPath: join(dir, 'wrong_known_hosts'), insecureAcceptNewHostKeys: true }), log);
+    await expect(mismatch.exec('true', { timeoutMs: 5_000, mutates: false })).rejects.toThrow(/host key mismatch/);
+    await mismatch.close();
+    // The key pinned on first use is enforced for later connections.
+    firstUse.set(`127.0.0.1:${port}`, readFileSync(join(dir, 'other_host_key.pub'), 'utf8').split(/\s+/)[1]!);
+    const pinned = new SshRemoteHost(target({ knownHostsPath: join(dir, 'empty_known_hosts'), insecureAcceptNewHostKeys: true }), log, firstUse);
+    await expect(pinned.exec('true', { timeoutMs: 5_000, mutates: false })).rejects.toThrow(/host key mismatch/);
+    await pinned.close();
+  });
+
+  it('names the key file when the private key is unreadable, without leaking it', async () => {
+    const host = new SshRemoteHost(target({ privateKeyPath: join(dir, 'missing_key') }), log);
+    await expect(host.exec('true', { timeoutMs: 5_000, mutates: false })).rejects.toThrow(/cannot read the SSH private key .*missing_key \(ssh\.privateKeyPath\)/);
+  });
+});
