@@ -129,3 +129,10 @@ export const systemClock: Clock = {
       signal?.addEventListener('abort', onAbort, { once: true });
     }),
 };
+
+/** A stream of Node changes for the controller: list, watch, periodic resync. */
+export interface NodeWatch {
+  /** Calls onChange for every node seen: initially, on each change, and on every resync. */
+  start(onChange: (node: NodeView) => void): Promise<void>;
+  stop(): Promise<void>;
+}

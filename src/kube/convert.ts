@@ -1,0 +1,56 @@
+// Kubernetes objects -> the engine's plain views.
+import type { V1Node, V1Pod } from '@kubernetes/client-node';
+import type { NodeView, PodView } from '../domain/types.js';
+
+export function toNodeView(node: V1Node): NodeView {
+  const name = node.metadata?.name;
+  if (!name) throw new Error('node without metadata.name');
+  const ready = node.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
+  return {
+    name,
+    labels: { ...(node.metadata?.labels ?? {}) },
+    annotations: { ...(node.metadata?.annotations ?? {}) },
+    unschedulable: node.spec?.unschedulable === true,
+    ready,
+    containerRuntimeVersion: node.status?.nodeInfo?.containerRuntimeVersion ?? '',
+    kubeletVersion: node.status?.nodeInfo?.kubeletVersion ?? '',
+    addresses: (node.status?.addresses ?? []).map((a) => ({ type: a.type, address: a.address })),
+    resourceVersion: node.metadata?.resourceVersion ?? '',
+  };
+}
+
+export function toPodView(pod: V1Pod): PodView {
+  const metadata = pod.metadata ?? {};
+  if (!metadata.name || !metadata.namespace) throw new Error('pod without name or namespace');
+  const deletion = metadata.deletionTimestamp;
+  return {
+    namespace: metadata.namespace,
+    name: metadata.name,
+    uid: metadata.uid ?? '',
+    labels: { ...(metadata.labels ?? {}) },
+    phase: pod.status?.phase ?? 'Unknown',
+    controllers: (metadata.ownerReferences ?? []).filter((o) => o.controller === true).map((o) => ({ kind: o.kind, name: o.name })),
+    mirror: Object.hasOwn(metadata.annotations ?? {}, 'kubernetes.io/config.mirror'),
+    usesEmptyDir: (pod.spec?.volumes ?? []).some((v) => v.emptyDir !== undefined && v.emptyDir !== null),
+    ...(deletion ? { deletionTimestamp: new Date(deletion) } : {}),
+  };
+}
+
+/** A Kubernetes API error's HTTP status, or undefined for other errors. */
+export function statusCode(err: unknown): number | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'number' ? code : undefined;
+}
+
+/** The Status object of an API error, whether client-node parsed it or left it as text. */
+export function statusBody(err: unknown): { message?: string; reason?: string; details?: { causes?: { reason?: string; message?: string }[] } } {
+  const body = (err as { body?: unknown } | null)?.body;
+  if (typeof body === 'string') {
+    try {
+      return JSON.parse(body) as ReturnType<typeof statusBody>;
+    } catch {
+      return { message: body };
+    }
+  }
+  return (body ?? {}) as ReturnType<typeof statusBody>;
+}

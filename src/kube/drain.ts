@@ -1,0 +1,96 @@
+// PodEvictor over the Kubernetes API: pods listed by spec.nodeName, evicted through policy/v1
+// Eviction (with the pod's uid as precondition), deletions observed by watch.
+import { setTimeout as delay } from 'node:timers/promises';
+import type { CoreV1Api, V1Pod, Watch } from '@kubernetes/client-node';
+import { podKey, type PodView } from '../domain/types.js';
+import type { EvictionOutcome, EvictOptions, PodEvictor } from '../ports.js';
+import { statusBody, statusCode, toPodView } from './convert.js';
+import { watchOnce } from './watch.js';
+
+/** "The disruption budget web-pdb needs 2 healthy pods..." -> web-pdb */
+export function budgetFromStatus(status: ReturnType<typeof statusBody>): string | undefined {
+  for (const cause of status.details?.causes ?? []) {
+    const match = /disruption budget ([a-z0-9.-]+)/i.exec(cause.message ?? '');
+    if (match) return match[1];
+  }
+  return undefined;
+}
+
+export class KubePodEvictor implements PodEvictor {
+  constructor(
+    private readonly core: CoreV1Api,
+    private readonly watch: Watch,
+  ) {}
+
+  async listPodsOnNode(nodeName: string): Promise<PodView[]> {
+    try {
+      const list = await this.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${nodeName}` });
+      return list.items.map(toPodView);
+    } catch (err) {
+      throw new Error(`listing the pods on ${nodeName} failed`, { cause: err });
+    }
+  }
+
+  async evict(pod: PodView, options: EvictOptions): Promise<EvictionOutcome> {
+    try {
+      await this.core.createNamespacedPodEviction({
+        name: pod.name,
+        namespace: pod.namespace,
+        ...(options.dryRun ? { dryRun: 'All' } : {}),
+        body: {
+          apiVersion: 'policy/v1',
+          kind: 'Eviction',
+          metadata: { name: pod.name, namespace: pod.namespace },
+          deleteOptions: {
+            ...(options.gracePeriodSeconds !== null ? { gracePeriodSeconds: options.gracePeriodSeconds } : {}),
+            ...(pod.uid ? { preconditions: { uid: pod.uid } } : {}),
+          },
+        },
+      });
+      return { kind: 'accepted' };
+    } catch (err) {
+      const code = statusCode(err);
+      // 404: already gone. 409: the uid precondition failed, so this pod was replaced and is gone.
+      if (code === 404 || code === 409) return { kind: 'gone' };
+      if (code === 429) {
+        const status = statusBody(err);
+        const budget = budgetFromStatus(status);
+        return { kind: 'blocked', reason: status.message ?? 'too many requests', ...(budget ? { budget } : {}) };
+      }
+      throw new Error(`evicting ${podKey(pod)} failed${code ? ` (HTTP ${code})` : ''}`, { cause: err });
+    }
+  }
+
+  async waitForDeletion(nodeName: string, pods: readonly PodView[], signal: AbortSignal): Promise<PodView[]> {
+    const waiting = new Map(pods.map((p) => [p.uid, p]));
+    while (waiting.size > 0 && !signal.aborted) {
+      // List first: catches deletions that happened before the watch started, and gives its resourceVersion.
+      let resourceVersion: string | undefined;
+      try {
+        const list = await this.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${nodeName}` });
+        const present = new Set(list.items.map((p) => p.metadata?.uid));
+        for (const uid of [...waiting.keys()]) if (!present.has(uid)) waiting.delete(uid);
+        resourceVersion = list.metadata?.resourceVersion;
+      } catch (err) {
+        throw new Error(`listing the pods on ${nodeName} failed`, { cause: err });
+      }
+      if (waiting.size === 0) break;
+      try {
+        await watchOnce<V1Pod>(
+          this.watch,
+          '/api/v1/pods',
+          { fieldSelector: `spec.nodeName=${nodeName}`, ...(resourceVersion ? { resourceVersion } : {}) },
+          (type, object) => {
+            if (type === 'DELETED' && object.metadata?.uid) waiting.delete(object.metadata.uid);
+            return waiting.size === 0;
+          },
+          signal,
+        );
+      } catch {
+        // Expired resourceVersion or a dropped stream: pause, then list again and re-watch.
+        await delay(1000, undefined, { signal }).catch(() => undefined);
+      }
+    }
+    return [...waiting.values()];
+  }
+}

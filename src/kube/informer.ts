@@ -1,0 +1,106 @@
+// Node informer for the controller: list+watch through client-node's informer, restarted with
+// exponential backoff when it fails, restarted when it goes quiet for too long (a watch can hang
+// silently behind some load balancers), and resynced periodically so no node is forgotten.
+import { makeInformer, type CoreV1Api, type Informer, type KubeConfig, type ObjectCache, type V1Node } from '@kubernetes/client-node';
+import type { NodeView } from '../domain/types.js';
+import type { Logger } from '../log.js';
+import type { NodeWatch } from '../ports.js';
+import { toNodeView } from './convert.js';
+
+export interface NodeInformerOptions {
+  resyncMs: number;
+  /** Restart the watch when no event arrived for this long. */
+  quietMs: number;
+  initialBackoffMs: number;
+  maxBackoffMs: number;
+}
+
+export const DEFAULT_INFORMER_OPTIONS: NodeInformerOptions = {
+  resyncMs: 5 * 60_000,
+  quietMs: 15 * 60_000,
+  initialBackoffMs: 1_000,
+  maxBackoffMs: 60_000,
+};
+
+export class KubeNodeWatch implements NodeWatch {
+  private informer: (Informer<V1Node> & ObjectCache<V1Node>) | undefined;
+  private timers: NodeJS.Timeout[] = [];
+  private restartTimer: NodeJS.Timeout | undefined;
+  private backoffMs: number;
+  private lastEventAt = Date.now();
+  private stopped = false;
+
+  constructor(
+    private readonly kubeConfig: KubeConfig,
+    private readonly core: CoreV1Api,
+    private readonly log: Logger,
+    private readonly options: NodeInformerOptions = DEFAULT_INFORMER_OPTIONS,
+  ) {
+    this.backoffMs = options.initialBackoffMs;
+  }
+
+  async start(onChange: (node: NodeView) => void): Promise<void> {
+    this.stopped = false;
+    const emit = (node: V1Node) => {
+      this.lastEventAt = Date.now();
+      try {
+        onChange(toNodeView(node));
+      } catch (err) {
+        this.log.error({ err }, 'node event handler failed');
+      }
+    };
+    const informer = makeInformer<V1Node>(this.kubeConfig, '/api/v1/nodes', () => this.core.listNode());
+    informer.on('add', emit);
+    informer.on('update', emit);
+    informer.on('connect', () => {
+      this.lastEventAt = Date.now();
+      this.backoffMs = this.options.initialBackoffMs;
+    });
+    informer.on('error', (err: unknown) => {
+      this.log.warn({ err, retryInMs: this.backoffMs }, 'node watch failed; restarting');
+      this.scheduleRestart();
+    });
+    this.informer = informer;
+    this.timers.push(
+      setInterval(() => {
+        for (const node of informer.list()) emit(node);
+      }, this.options.resyncMs),
+      setInterval(() => {
+        if (Date.now() - this.lastEventAt > this.options.quietMs) {
+          this.log.warn({ quietMs: this.options.quietMs }, 'node watch went quiet; restarting it');
+          this.lastEventAt = Date.now();
+          void informer.stop().then(() => this.scheduleRestart());
+        }
+      }, Math.min(this.options.quietMs, 60_000)),
+    );
+    try {
+      await informer.start();
+    } catch (err) {
+      this.log.warn({ err }, 'starting the node watch failed; retrying');
+      this.scheduleRestart();
+    }
+  }
+
+  private scheduleRestart(): void {
+    if (this.stopped || this.restartTimer) return;
+    const wait = this.backoffMs;
+    this.backoffMs = Math.min(this.backoffMs * 2, this.options.maxBackoffMs);
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      if (this.stopped || !this.informer) return;
+      this.informer.start().catch((err: unknown) => {
+        this.log.warn({ err }, 'restarting the node watch failed');
+        this.scheduleRestart();
+      });
+    }, wait);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const timer of this.timers) clearInterval(timer);
+    this.timers = [];
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
+    await this.informer?.stop();
+  }
+}

@@ -1,0 +1,84 @@
+// The verification pod: pinned to the node (nodeName bypasses the cordon), tolerating every taint,
+// running the sandbox image that every node already has; Running within the limit, then deleted.
+import type { CoreV1Api, V1Pod, Watch } from '@kubernetes/client-node';
+import type { Clock, SmokeTester } from '../ports.js';
+import { statusCode } from './convert.js';
+import { watchOnce } from './watch.js';
+
+export class KubeSmokeTester implements SmokeTester {
+  constructor(
+    private readonly core: CoreV1Api,
+    private readonly watch: Watch,
+    private readonly clock: Clock,
+  ) {}
+
+  async run(nodeName: string, options: { image: string; namespace: string; timeoutMs: number }): Promise<void> {
+    const { namespace } = options;
+    let created: V1Pod;
+    try {
+      created = await this.core.createNamespacedPod({
+        namespace,
+        body: {
+          metadata: {
+            generateName: `cri-migrator-smoke-${nodeName.slice(0, 30)}-`,
+            labels: { 'app.kubernetes.io/name': 'cri-migrator-smoke', 'cri-migrator.dev/node': nodeName.slice(0, 63) },
+          },
+          spec: {
+            nodeName,
+            restartPolicy: 'Never',
+            tolerations: [{ operator: 'Exists' }],
+            automountServiceAccountToken: false,
+            terminationGracePeriodSeconds: 0,
+            containers: [{ name: 'smoke', image: options.image, imagePullPolicy: 'IfNotPresent' }],
+          },
+        },
+      });
+    } catch (err) {
+      throw new Error(`creating the smoke pod in ${namespace} failed`, { cause: err });
+    }
+    const name = created.metadata!.name!;
+    const stop = new AbortController();
+    const deadline = this.clock.sleep(options.timeoutMs, stop.signal).then(
+      () => stop.abort(),
+      () => undefined,
+    );
+    let last: V1Pod = created;
+    try {
+      for (;;) {
+        if (last.status?.phase === 'Running') return;
+        if (last.status?.phase === 'Failed' || last.status?.phase === 'Succeeded') {
+          throw new Error(`smoke pod ${namespace}/${name} ended ${last.status.phase}: ${describeStatus(last)}`);
+        }
+        const end = await watchOnce<V1Pod>(
+          this.watch,
+          `/api/v1/namespaces/${namespace}/pods`,
+          { fieldSelector: `metadata.name=${name}`, resourceVersion: last.metadata?.resourceVersion },
+          (type, pod) => {
+            if (type === 'ADDED' || type === 'MODIFIED') last = pod;
+            return pod.status?.phase !== undefined && pod.status.phase !== 'Pending';
+          },
+          stop.signal,
+        ).catch(() => 'ended' as const);
+        if (end === 'aborted') {
+          throw new Error(`smoke pod ${namespace}/${name} not Running on ${nodeName} within ${Math.round(options.timeoutMs / 1000)}s: ${describeStatus(last)}`);
+        }
+        if (end === 'ended') last = await this.core.readNamespacedPod({ name, namespace });
+      }
+    } finally {
+      stop.abort();
+      await deadline;
+      await this.core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 0 }).catch((err: unknown) => {
+        if (statusCode(err) !== 404) throw new Error(`deleting smoke pod ${namespace}/${name} failed`, { cause: err });
+      });
+    }
+  }
+}
+
+function describeStatus(pod: V1Pod): string {
+  const waiting = pod.status?.containerStatuses?.[0]?.state?.waiting;
+  const terminated = pod.status?.containerStatuses?.[0]?.state?.terminated;
+  if (waiting) return `${waiting.reason ?? 'waiting'}: ${waiting.message ?? ''}`.trim();
+  if (terminated) return `${terminated.reason ?? 'terminated'} (exit ${terminated.exitCode})`;
+  const condition = pod.status?.conditions?.find((c) => c.status !== 'True');
+  return condition ? `${condition.type}: ${condition.reason ?? ''} ${condition.message ?? ''}`.trim() : (pod.status?.phase ?? 'no status');
+}
