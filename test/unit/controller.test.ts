@@ -1,0 +1,123 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { Controller, LostLeadershipError } from '../../src/controller/run.js';
+import { isRelevant } from '../../src/controller/reconciler.js';
+import { ANNOTATIONS, parseState } from '../../src/domain/annotations.js';
+import type { NodeView } from '../../src/domain/types.js';
+import { isMigrating } from '../../src/engine/decide.js';
+import type { EngineDeps } from '../../src/engine/executor.js';
+import { Mutex } from '../../src/engine/mutex.js';
+import { loadPlaybooks } from '../../src/playbooks/loader.js';
+import type { Lock, NodeWatch } from '../../src/ports.js';
+import { factsOutput } from './facts-fixture.js';
+import { FakeClock, FakeEvents, FakeEvictor, FakeNodeApi, FakeRemote, FakeSmoke, makeNode, makePod, silentLog } from './fakes.js';
+
+class FakeWatch implements NodeWatch {
+  onChange?: (node: NodeView) => void;
+  async start(onChange: (node: NodeView) => void) {
+    this.onChange = onChange;
+  }
+  async stop() {
+    this.onChange = undefined;
+  }
+}
+
+class FakeLock implements Lock {
+  held = false;
+  grants: boolean[] = [];
+  async tryAcquire() {
+    this.held = this.grants.length ? this.grants.shift()! : true;
+    return this.held;
+  }
+  async release() {
+    this.held = false;
+  }
+}
+
+function cluster(config = loadConfig({ sets: ['minReadyNodes=1'] })) {
+  const clock = new FakeClock();
+  const nodes = new FakeNodeApi(clock, makeNode({ name: 'w1' }), makeNode({ name: 'w2' }), makeNode({ name: 'w3', labels: {} }));
+  let maxMigrating = 0;
+  const patch = nodes.patch.bind(nodes);
+  nodes.patch = async (...args) => {
+    const out = await patch(...args);
+    const migrating = [...nodes.nodes.values()].filter((n) => {
+      const s = parseState(n.annotations);
+      return s.ok && isMigrating(s.state);
+    }).length;
+    maxMigrating = Math.max(maxMigrating, migrating);
+    return out;
+  };
+  const remotes = new Map<string, FakeRemote>();
+  const deps: EngineDeps = {
+    config,
+    nodes,
+    evictor: new FakeEvictor([makePod('web-1')]),
+    events: new FakeEvents(),
+    smoke: new FakeSmoke(),
+    connect: async (node) => {
+      const remote = new FakeRemote([
+        (cmd) => (cmd.includes('@@cri-migrator:') ? { code: 0, stdout: factsOutput(), stderr: '' } : undefined),
+        (cmd, o) => (!o.mutates && /^(test -[df] |systemctl cat )/.test(cmd) ? { code: 0, stdout: '', stderr: '' } : undefined),
+        (cmd, o) => {
+          if (o.mutates && cmd.includes('systemctl restart kubelet.service')) {
+            nodes.update(node.name, (n) => ({ ...n, containerRuntimeVersion: 'containerd://1.6.20', ready: true }));
+          }
+          return undefined;
+        },
+      ]);
+      remotes.set(node.name, remote);
+      return remote;
+    },
+    playbooks: loadPlaybooks(config.playbooksDir),
+    clock,
+    log: silentLog,
+    admission: new Mutex(),
+  };
+  return { deps, nodes, clock, remotes, maxMigrating: () => maxMigrating };
+}
+
+async function until(predicate: () => boolean, clock: FakeClock, limit = 2_000) {
+  for (let i = 0; i < limit && !predicate(); i++) await clock.sleep(1_000);
+  if (!predicate()) throw new Error('condition not reached');
+}
+
+describe('controller', () => {
+  it('migrates every labelled node, one at a time with concurrency 1, as the leader', async () => {
+    const c = cluster();
+    const watch = new FakeWatch();
+    const lock = new FakeLock();
+    const controller = new Controller({ engine: c.deps, watch, lock, log: silentLog, renewIntervalMs: 2_000 });
+    const stop = new AbortController();
+    const running = controller.run(stop.signal);
+    await until(() => watch.onChange !== undefined, c.clock);
+    for (const node of c.nodes.nodes.values()) watch.onChange!(node);
+    const phase = (name: string) => c.nodes.nodes.get(name)!.annotations[ANNOTATIONS.phase];
+    await until(() => phase('w1') === 'Succeeded' && phase('w2') === 'Succeeded', c.clock);
+    expect(c.maxMigrating()).toBe(1);
+    expect(phase('w3')).toBeUndefined(); // not labelled
+    expect(c.remotes.has('w3')).toBe(false);
+    stop.abort();
+    await running;
+    expect(lock.held).toBe(false); // released on a clean stop
+  });
+
+  it('does nothing until it holds the Lease, and stops when it loses it', async () => {
+    const c = cluster();
+    const watch = new FakeWatch();
+    const lock = new FakeLock();
+    lock.grants = [false, false, true, false];
+    const controller = new Controller({ engine: c.deps, watch, lock, log: silentLog, renewIntervalMs: 2_000 });
+    await expect(controller.run(new AbortController().signal)).rejects.toBeInstanceOf(LostLeadershipError);
+    expect(watch.onChange).toBeUndefined();
+  });
+
+  it('watches labelled nodes and nodes it is midway through', () => {
+    const selector = 'cri-migrator.dev/migrate=containerd';
+    expect(isRelevant(makeNode(), selector)).toBe(true);
+    expect(isRelevant(makeNode({ labels: {} }), selector)).toBe(false);
+    expect(isRelevant(makeNode({ labels: {}, annotations: { [ANNOTATIONS.phase]: 'Drained' } }), selector)).toBe(true);
+    expect(isRelevant(makeNode({ labels: {}, annotations: { [ANNOTATIONS.phase]: 'Succeeded' } }), selector)).toBe(false);
+    expect(isRelevant(makeNode({ labels: {}, annotations: { [ANNOTATIONS.phase]: 'garbage' } }), selector)).toBe(true);
+  });
+});
