@@ -203,6 +203,22 @@ export const ConfigSchema = z
       .strict()
       .prefault({})
       .describe('Retry policy for failed phases.'),
+    leaderElection: z
+      .object({
+        namespace: z
+          .union([z.literal(''), z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, { message: 'must be a namespace name' })])
+          .default('')
+          .describe("Namespace of the Lease; empty uses the pod's own namespace (or cri-migrator outside a cluster)."),
+        leaseName: z
+          .string()
+          .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, { message: 'must be a lowercase object name' })
+          .default('cri-migrator')
+          .describe('Name of the coordination.k8s.io Lease the replicas compete for.'),
+        leaseDurationSeconds: seconds(5, 300).default(15).describe('How long a leader holds the Lease without renewing it.'),
+      })
+      .strict()
+      .prefault({})
+      .describe('Leader election between controller replicas: only the Lease holder acts.'),
     log: z
       .object({
         level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info').describe('Log level.'),

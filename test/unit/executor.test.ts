@@ -5,9 +5,8 @@ import type { MigrationState, NodeView } from '../../src/domain/types.js';
 import { driveNode } from '../../src/engine/drive.js';
 import { ActionFailedError, reconcileNode, type EngineDeps } from '../../src/engine/executor.js';
 import { Mutex } from '../../src/engine/mutex.js';
-import { ClusterRecorder, RecordingEvents, RecordingEvictor, RecordingNodeApi, RecordingSmokeTester } from '../../src/kube/dry-run.js';
+import { withDryRun } from '../../src/dry-run.js';
 import { loadPlaybooks } from '../../src/playbooks/loader.js';
-import { RecordingRemoteHost } from '../../src/remote/dry-run.js';
 import { factsOutput } from './facts-fixture.js';
 import { FakeClock, FakeEvents, FakeEvictor, FakeNodeApi, FakeRemote, FakeSmoke, makeNode, makePod, silentLog, type Responder } from './fakes.js';
 
@@ -223,20 +222,8 @@ describe('engine: admission and dry run', () => {
   it('plans the whole migration through recording ports without changing anything', async () => {
     const w = world();
     w.evictor.blockedFor.set('web-2', Infinity);
-    const recorder = new ClusterRecorder();
-    const hosts: RecordingRemoteHost[] = [];
-    const deps: EngineDeps = {
-      ...w.deps,
-      nodes: new RecordingNodeApi(w.nodes, recorder),
-      evictor: new RecordingEvictor(w.evictor, recorder),
-      events: new RecordingEvents(recorder),
-      smoke: new RecordingSmokeTester(recorder),
-      connect: async (node) => {
-        const host = new RecordingRemoteHost(await w.deps.connect(node));
-        hosts.push(host);
-        return host;
-      },
-    };
+    const dryRun = withDryRun(w.deps);
+    const { deps, cluster: recorder } = dryRun;
     expect(await driveNode('w1', deps)).toMatchObject({ phase: 'Succeeded' });
 
     // Nothing real changed.
@@ -249,6 +236,7 @@ describe('engine: admission and dry run', () => {
 
     // The plan has what a human needs: blockers, file diffs, commands, patches.
     expect(recorder.records).toContainEqual({ kind: 'evict', pod: 'default/web-2', outcome: expect.objectContaining({ kind: 'blocked', budget: 'web-2-pdb' }) });
+    const hosts = dryRun.hosts.map((h) => h.host);
     const writes = hosts.flatMap((h) => h.records).filter((r) => r.kind === 'write');
     expect(writes.map((r) => r.kind === 'write' && r.path)).toContain('/etc/containerd/config.toml');
     const config = writes.find((r) => r.kind === 'write' && r.path === '/etc/containerd/config.toml');
