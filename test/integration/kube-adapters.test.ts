@@ -1,0 +1,189 @@
+// The Kubernetes adapters against a local HTTP server that answers like the API server, to check
+// the wire protocol client-node v1 produces: patch content types, the resourceVersion guard and
+// 409 retry, eviction dry runs and 429s, field selectors, and watch-driven waits.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { CoreV1Api, KubeConfig, Watch } from '@kubernetes/client-node';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { KubePodEvictor } from '../../src/kube/drain.js';
+import { KubeNodeApi } from '../../src/kube/nodes.js';
+import { StaleStateError, systemClock } from '../../src/ports.js';
+
+interface Seen {
+  method: string;
+  url: string;
+  contentType?: string;
+  body?: unknown;
+}
+type Handler = (req: IncomingMessage, body: string, res: ServerResponse) => boolean;
+
+let server: Server;
+let seen: Seen[] = [];
+let handlers: Handler[] = [];
+let core: CoreV1Api;
+let watch: Watch;
+
+const node = (rv: string, extra: Record<string, unknown> = {}) => ({
+  apiVersion: 'v1',
+  kind: 'Node',
+  metadata: { name: 'w1', resourceVersion: rv, annotations: { 'cri-migrator.dev/phase': 'Cordoned' } },
+  spec: {},
+  status: { conditions: [{ type: 'Ready', status: 'True' }], nodeInfo: { containerRuntimeVersion: 'docker://20.10.24', kubeletVersion: 'v1.23.17' } },
+  ...extra,
+});
+const json = (res: ServerResponse, code: number, body: unknown) => {
+  res.writeHead(code, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+};
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      seen.push({ method: req.method!, url: req.url!, ...(req.headers['content-type'] ? { contentType: req.headers['content-type'] } : {}), ...(body ? { body: JSON.parse(body) } : {}) });
+      for (const handle of handlers) if (handle(req, body, res)) return;
+      json(res, 404, { kind: 'Status', code: 404, message: 'not found' });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'local', server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, skipTLSVerify: true }],
+    users: [{ name: 'u' }],
+    contexts: [{ name: 'c', cluster: 'local', user: 'u' }],
+    currentContext: 'c',
+  });
+  core = kc.makeApiClient(CoreV1Api);
+  watch = new Watch(kc);
+});
+afterAll(async () => {
+  server.closeAllConnections(); // keep-alive and watch connections would hold close() open
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+});
+beforeEach(() => {
+  seen = [];
+  handlers = [];
+});
+
+describe('KubeNodeApi over HTTP', () => {
+  it('sends a JSON merge patch with the read resourceVersion, and retries a 409 with a fresh read', async () => {
+    let reads = 0;
+    let patches = 0;
+    handlers.push((req, _body, res) => {
+      if (req.method === 'GET' && req.url === '/api/v1/nodes/w1') {
+        json(res, 200, node(String(5 + reads++)));
+        return true;
+      }
+      if (req.method === 'PATCH' && req.url === '/api/v1/nodes/w1') {
+        if (patches++ === 0) json(res, 409, { kind: 'Status', code: 409, reason: 'Conflict', message: 'the object has been modified' });
+        else json(res, 200, node('9', { spec: { unschedulable: true } }));
+        return true;
+      }
+      return false;
+    });
+    const api = new KubeNodeApi(core, watch, systemClock);
+    const out = await api.patch('w1', { unschedulable: true, annotations: { 'cri-migrator.dev/intent': 'Drained', gone: null } }, { guard: (n) => n.annotations['cri-migrator.dev/phase'] === 'Cordoned' });
+    expect(out.unschedulable).toBe(true);
+    const sent = seen.filter((s) => s.method === 'PATCH');
+    expect(sent).toHaveLength(2);
+    expect(sent[0]!.contentType).toBe('application/merge-patch+json');
+    expect(sent[0]!.body).toEqual({ metadata: { annotations: { 'cri-migrator.dev/intent': 'Drained', gone: null }, resourceVersion: '5' }, spec: { unschedulable: true } });
+    expect((sent[1]!.body as { metadata: { resourceVersion: string } }).metadata.resourceVersion).toBe('6');
+  });
+
+  it('refuses to patch when the guard fails on the fresh read', async () => {
+    handlers.push((req, _b, res) => (req.method === 'GET' ? (json(res, 200, node('5')), true) : false));
+    const api = new KubeNodeApi(core, watch, systemClock);
+    await expect(api.patch('w1', { unschedulable: true }, { guard: () => false })).rejects.toBeInstanceOf(StaleStateError);
+    expect(seen.some((s) => s.method === 'PATCH')).toBe(false);
+  });
+
+  it('waits for a condition through a watch on the single node', async () => {
+    handlers.push((req, _b, res) => {
+      if (req.url === '/api/v1/nodes/w1') return json(res, 200, node('5')), true;
+      if (req.url?.startsWith('/api/v1/nodes?') && req.url.includes('watch=true')) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        const migrated = node('7');
+        migrated.status.nodeInfo.containerRuntimeVersion = 'containerd://1.6.20';
+        res.write(`${JSON.stringify({ type: 'MODIFIED', object: node('6') })}\n`);
+        setTimeout(() => res.end(`${JSON.stringify({ type: 'MODIFIED', object: migrated })}\n`), 50);
+        return true;
+      }
+      return false;
+    });
+    const api = new KubeNodeApi(core, watch, systemClock);
+    const out = await api.waitFor('w1', (n) => n.containerRuntimeVersion.startsWith('containerd://'), 5_000, 'on containerd');
+    expect(out.resourceVersion).toBe('7');
+    const watchUrl = seen.find((s) => s.url.includes('watch=true'))!.url;
+    expect(decodeURIComponent(watchUrl)).toContain('fieldSelector=metadata.name=w1');
+    expect(watchUrl).toContain('resourceVersion=5');
+  });
+
+  it('times out a wait naming what it last saw', async () => {
+    handlers.push((req, _b, res) => {
+      if (req.url === '/api/v1/nodes/w1') return json(res, 200, node('5')), true;
+      if (req.url?.includes('watch=true')) return res.writeHead(200), true; // a watch that never says anything
+      return false;
+    });
+    const api = new KubeNodeApi(core, watch, systemClock);
+    await expect(api.waitFor('w1', () => false, 500, 'Ready with a containerd:// runtime')).rejects.toThrow(
+      /node w1 was not Ready with a containerd:\/\/ runtime within 1s \(last seen: ready=true, runtime=docker:\/\/20.10.24\)/,
+    );
+  });
+});
+
+describe('KubePodEvictor over HTTP', () => {
+  const pod = { namespace: 'default', name: 'web-1', uid: 'uid-1', labels: {}, phase: 'Running', controllers: [], mirror: false, usesEmptyDir: false };
+
+  it('posts a policy/v1 Eviction with the uid precondition and grace period; dryRun=All for plans', async () => {
+    handlers.push((req, _b, res) => (req.url?.startsWith('/api/v1/namespaces/default/pods/web-1/eviction') ? (json(res, 201, {}), true) : false));
+    const evictor = new KubePodEvictor(core, watch);
+    expect(await evictor.evict(pod, { gracePeriodSeconds: 30 })).toEqual({ kind: 'accepted' });
+    expect(await evictor.evict(pod, { gracePeriodSeconds: null, dryRun: true })).toEqual({ kind: 'accepted' });
+    const [real, dry] = seen;
+    expect(real!.body).toEqual({
+      apiVersion: 'policy/v1',
+      kind: 'Eviction',
+      metadata: { name: 'web-1', namespace: 'default' },
+      deleteOptions: { gracePeriodSeconds: 30, preconditions: { uid: 'uid-1' } },
+    });
+    expect(real!.url).not.toContain('dryRun');
+    expect(dry!.url).toContain('dryRun=All');
+  });
+
+  it('maps 429 to blocked (with the PDB), 404 and 409 to gone, others to errors', async () => {
+    const answers = [
+      [429, { kind: 'Status', code: 429, message: "Cannot evict pod as it would violate the pod's disruption budget.", details: { causes: [{ reason: 'DisruptionBudget', message: 'The disruption budget web-pdb needs 2 healthy pods and has 2 currently' }] } }],
+      [404, { kind: 'Status', code: 404 }],
+      [409, { kind: 'Status', code: 409 }],
+      [500, { kind: 'Status', code: 500, message: 'etcd is sad' }],
+    ] as const;
+    let i = 0;
+    handlers.push((req, _b, res) => (req.url?.includes('/eviction') ? (json(res, answers[i]![0], answers[i++]![1]), true) : false));
+    const evictor = new KubePodEvictor(core, watch);
+    expect(await evictor.evict(pod, { gracePeriodSeconds: null })).toEqual({ kind: 'blocked', reason: "Cannot evict pod as it would violate the pod's disruption budget.", budget: 'web-pdb' });
+    expect(await evictor.evict(pod, { gracePeriodSeconds: null })).toEqual({ kind: 'gone' });
+    expect(await evictor.evict(pod, { gracePeriodSeconds: null })).toEqual({ kind: 'gone' });
+    await expect(evictor.evict(pod, { gracePeriodSeconds: null })).rejects.toThrow(/evicting default\/web-1 failed \(HTTP 500\)/);
+  });
+
+  it('lists pods by spec.nodeName and sees deletions through the watch', async () => {
+    handlers.push((req, _b, res) => {
+      if (!req.url?.startsWith('/api/v1/pods')) return false;
+      if (req.url.includes('watch=true')) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        setTimeout(() => res.end(`${JSON.stringify({ type: 'DELETED', object: { metadata: { name: 'web-1', namespace: 'default', uid: 'uid-1' } } })}\n`), 50);
+        return true;
+      }
+      json(res, 200, { kind: 'PodList', metadata: { resourceVersion: '100' }, items: [{ metadata: { name: 'web-1', namespace: 'default', uid: 'uid-1' }, spec: { containers: [] }, status: { phase: 'Running' } }] });
+      return true;
+    });
+    const evictor = new KubePodEvictor(core, watch);
+    expect((await evictor.listPodsOnNode('w1')).map((p) => p.uid)).toEqual(['uid-1']);
+    expect(decodeURIComponent(seen[0]!.url)).toContain('fieldSelector=spec.nodeName=w1');
+    const remaining = await evictor.waitForDeletion('w1', [pod], AbortSignal.timeout(5_000));
+    expect(remaining).toEqual([]);
+    expect(seen.find((s) => s.url.includes('watch=true'))!.url).toContain('resourceVersion=100');
+  });
+});
