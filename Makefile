@@ -1,0 +1,35 @@
+# The two commands of the README, and the steps they are made of.
+# Everything is idempotent and cached under $(CRI_MIGRATOR_CACHE) (default /var/cache/cri-migrator).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+K8S ?= 1.32
+
+.PHONY: help demo test host node-modules cluster-up cluster-down unit e2e
+
+help:
+	@echo "make demo   - build a local kind cluster with Docker workers and migrate them to containerd"
+	@echo "make test   - run every test: unit, integration, end to end on kind (1.23 and 1.32)"
+	@echo "make cluster-up K8S=1.23|1.32, make cluster-down K8S=..."
+
+host:
+	bash hack/host-setup.sh
+
+node_modules/.package-lock.json: package-lock.json
+	npm ci --no-audit --no-fund
+
+node-modules: node_modules/.package-lock.json
+
+test: host node-modules
+	npm test
+
+unit: node-modules
+	npm run test:unit
+
+e2e: host node-modules
+	npm run test:e2e
+
+cluster-up: host
+	bash hack/cluster.sh up --k8s $(K8S)
+
+cluster-down:
+	bash hack/cluster.sh down --k8s $(K8S)

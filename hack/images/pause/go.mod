@@ -1,0 +1,3 @@
+module cri-migrator.local/pause
+
+go 1.21

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Shared helpers for the cluster harness: cache layout, logging, pinned versions.
+set -euo pipefail
+
+HACK_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_DIR=$(cd "$HACK_DIR/.." && pwd)
+# Built binaries and images outlive a checkout: they are keyed by version and reused.
+CACHE_DIR=${CRI_MIGRATOR_CACHE:-/var/cache/cri-migrator}
+BIN_CACHE="$CACHE_DIR/bin"
+mkdir -p "$BIN_CACHE"
+
+# Pinned versions. A change here rebuilds only what depends on it.
+KIND_VERSION=v0.30.0
+ETCD_VERSION=v3.5.16
+COREDNS_VERSION=v1.11.3
+CNI_PLUGINS_VERSION=v1.6.2
+CRI_DOCKERD_VERSION=v0.3.14
+# The workload image of the tests, preloaded on every node.
+TEST_APP_IMAGE=cri-migrator.local/testapp:1
+# Kubernetes versions the harness knows, and the Go toolchain each is built with.
+# v1.23 is the last release with the built-in dockershim; go1.21 is the oldest
+# toolchain the Go command can fetch by itself.
+declare -A K8S_PATCH=([1.23]=v1.23.17 [1.32]=v1.32.2)
+declare -A K8S_GOTOOLCHAIN=([1.23]=go1.21.13 [1.32]=go1.23.12)
+
+# Debian packages of the node image (what a kubeadm node with Docker has) and of
+# the kube-proxy image (iptables and friends).
+NODE_PACKAGES=systemd,systemd-sysv,dbus,docker.io,containerd,runc,openssh-server,iptables,ipset,conntrack,socat,ethtool,ebtables,kmod,iproute2,iputils-ping,procps,util-linux,mount,ca-certificates,jq,sudo,less,lsof
+PROXY_PACKAGES=iptables,ipset,conntrack,kmod,iproute2
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# k8s_version MINOR -> full version, or a clear error for an unknown minor.
+k8s_version() {
+  local minor=$1
+  [[ -n "${K8S_PATCH[$minor]:-}" ]] || die "unknown Kubernetes version '$minor': use one of ${!K8S_PATCH[*]}"
+  printf '%s\n' "${K8S_PATCH[$minor]}"
+}
+
+# quiet CMD...: runs CMD, showing its output only if it fails.
+quiet() {
+  local out rc=0
+  out=$("$@" 2>&1) || rc=$?
+  ((rc == 0)) || { printf '%s\n' "$out" >&2; die "failed ($rc): $*"; }
+}
+
+# timed NAME CMD...: runs CMD and reports how long it took.
+timed() {
+  local name=$1; shift
+  local start=$SECONDS
+  "$@"
+  log "$name took $((SECONDS - start))s"
+}
+
+# wrapper_module DIR MODULE VERSION [STAGING_VERSION]
+# Writes DIR/go.mod for a module that requires MODULE@VERSION and repeats its
+# replace block, because `go install`/`go build` ignore replace directives of
+# dependencies. Local-path replaces (./staging/..., ../api) become the published
+# module at the version upstream requires, or STAGING_VERSION where that is v0.0.0;
+# local replaces of modules upstream does not require are dropped.
+wrapper_module() {
+  local dir=$1 module=$2 version=$3 staging=${4:-}
+  mkdir -p "$dir"
+  local upstream
+  upstream=$(cd / && GOFLAGS= go mod download -json "$module@$version" | jq -r .GoMod)
+  [[ -f "$upstream" ]] || die "cannot download $module@$version from the Go module proxy"
+  {
+    echo "module cri-migrator.local/build"
+    echo
+    grep -E '^go [0-9]' "$upstream" || echo "go 1.21"
+    echo
+    echo "require $module $version"
+    echo
+    echo "replace ("
+    awk -v staging="$staging" '
+      /^require \($/ {req=1; next} req && /^\)$/ {req=0}
+      req && NF>=2 {v[$1]=$2}
+      /^require [^(]/ {v[$2]=$3}
+      /^replace \($/ {rep=1; next} rep && /^\)$/ {rep=0}
+      rep && /=>/ {lines[++n]=$0}
+      /^replace [^(]/ {sub(/^replace /, ""); lines[++n]=$0}
+      END {
+        for (i=1; i<=n; i++) {
+          split(lines[i], parts, "=>"); split(parts[1], lhs, " "); split(parts[2], rhs, " ")
+          if (rhs[1] ~ /^\.\.?\//) {
+            ver = (lhs[1] in v) ? v[lhs[1]] : ""
+            if (ver == "" || ver ~ /^v0\.0\.0/) ver = staging
+            if (ver == "") continue  # upstream does not depend on it (a guard entry)
+            printf "\t%s => %s %s\n", lhs[1], lhs[1], ver
+          } else print lines[i]
+        }
+      }' "$upstream"
+    echo ")"
+  } > "$dir/go.mod"
+}
+
+# Our own small Go programs are cached by a hash of their sources.
+source_key() { cat "$1"/* | sha256sum | cut -c1-12; }
+pause_dir() { echo "$BIN_CACHE/pause-$(source_key "$HACK_DIR/images/pause")"; }
+crictl_dir() { echo "$BIN_CACHE/crictl-$(source_key "$HACK_DIR/tools/crictl")"; }
