@@ -85,11 +85,12 @@ describe.each(k8sMinors)("kind harness, Kubernetes %s", (minor) => {
       expect(stdout.split("\n")).toEqual([w.name, "active", "active", "active", ""]);
     }
     // The same connection against a known_hosts that pins another node's key must fail.
+    const target = workers[0]!;
     const lines = (await readText(cluster.knownHosts)).trim().split("\n");
-    const other = lines.find((l) => !l.startsWith(`${workers[0].name},`))!;
+    const other = lines.find((l) => !l.startsWith(`${target.name},`))!;
     const wrong = join(await mkdtemp(join(tmpdir(), "kh-")), "known_hosts");
-    await writeFile(wrong, `${workers[0].name},${workers[0].ip} ${other.split(" ").slice(1).join(" ")}\n`);
-    await expect(sshRun(cluster, workers[0].ip, "true", wrong)).rejects.toThrow(/host key|HOST IDENTIFICATION/i);
+    await writeFile(wrong, `${target.name},${target.ip} ${other.split(" ").slice(1).join(" ")}\n`);
+    await expect(sshRun(cluster, target.ip, "true", wrong)).rejects.toThrow(/host key|HOST IDENTIFICATION/i);
   });
 
   it("answers 429 to an eviction that a PodDisruptionBudget blocks", async () => {
@@ -121,7 +122,7 @@ describe.each(k8sMinors)("kind harness, Kubernetes %s", (minor) => {
       const pdb = await api.policy.readNamespacedPodDisruptionBudget({ namespace: ns, name: "guarded" });
       return pdb.status?.currentHealthy === 1 && pdb.status.disruptionsAllowed === 0 ? pdb : undefined;
     });
-    const pod = (await api.core.listNamespacedPod({ namespace: ns, labelSelector: "app=guarded" })).items[0];
+    const pod = (await api.core.listNamespacedPod({ namespace: ns, labelSelector: "app=guarded" })).items[0]!;
     const eviction: k8s.V1Eviction = { metadata: { name: pod.metadata!.name!, namespace: ns } };
     const err = await api.core
       .createNamespacedPodEviction({ name: pod.metadata!.name!, namespace: ns, body: eviction })
