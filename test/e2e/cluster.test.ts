@@ -42,7 +42,7 @@ describe.each(k8sMinors)("kind harness, Kubernetes %s", (minor) => {
       expect(row.ready).toBe("True");
       expect(row.kubelet).toBe(cluster.k8sVersion);
     }
-    const [cp] = table.filter((r) => r.controlPlane);
+    const cp = table.find((r) => r.controlPlane)!;
     expect(cp.runtime).toMatch(/^containerd:\/\//);
     const workers = table.filter((r) => !r.controlPlane);
     expect(workers).toHaveLength(2);
