@@ -54,3 +54,36 @@ export function statusBody(err: unknown): { message?: string; reason?: string; d
   }
   return (body ?? {}) as ReturnType<typeof statusBody>;
 }
+
+/**
+ * A Kubernetes API failure in one line ("namespaces \"x\" not found (404 NotFound)"). client-node's
+ * own message carries the raw body and every response header, which would flood node annotations,
+ * Events and logs. `code` and `body` stay available to statusCode() and statusBody().
+ */
+export class KubeApiError extends Error {
+  constructor(
+    readonly code: number,
+    readonly body: ReturnType<typeof statusBody>,
+  ) {
+    super(`${body.message ?? 'request failed'} (${code}${body.reason ? ` ${body.reason}` : ''})`);
+    this.name = 'KubeApiError';
+  }
+}
+
+/** Wraps a client-node API object so its rejections are KubeApiErrors. */
+export function conciseApiErrors<T extends object>(api: T): T {
+  return new Proxy(api, {
+    get(target, property, receiver) {
+      const value: unknown = Reflect.get(target, property, receiver);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        const result: unknown = value.apply(target, args);
+        if (!(result instanceof Promise)) return result;
+        return result.catch((err: unknown) => {
+          const code = statusCode(err);
+          throw code === undefined ? err : new KubeApiError(code, statusBody(err));
+        });
+      };
+    },
+  });
+}

@@ -5,6 +5,7 @@ import { CoordinationV1Api, CoreV1Api, KubeConfig, Watch } from '@kubernetes/cli
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { Clock } from '../ports.js';
+import { conciseApiErrors } from './convert.js';
 import { KubePodEvictor } from './drain.js';
 import { KubeEventRecorder } from './events.js';
 import { KubeNodeWatch } from './informer.js';
@@ -38,8 +39,8 @@ export function ownNamespace(): string {
 }
 
 export function createKubeAdapters(kc: KubeConfig, config: Config, clock: Clock, log: Logger) {
-  const core = kc.makeApiClient(CoreV1Api);
-  const coordination = kc.makeApiClient(CoordinationV1Api);
+  const core = conciseApiErrors(kc.makeApiClient(CoreV1Api));
+  const coordination = conciseApiErrors(kc.makeApiClient(CoordinationV1Api));
   const watch = new Watch(kc);
   const identity = process.env['POD_NAME'] ?? `${hostname()}-${process.pid}`;
   return {

@@ -14,6 +14,7 @@ export class KubeSmokeTester implements SmokeTester {
 
   async run(nodeName: string, options: { image: string; namespace: string; timeoutMs: number }): Promise<void> {
     const { namespace } = options;
+    await this.ensureNamespace(namespace);
     let created: V1Pod;
     try {
       created = await this.core.createNamespacedPod({
@@ -70,6 +71,25 @@ export class KubeSmokeTester implements SmokeTester {
       await this.core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 0 }).catch((err: unknown) => {
         if (statusCode(err) !== 404) throw new Error(`deleting smoke pod ${namespace}/${name} failed`, { cause: err });
       });
+    }
+  }
+
+  /**
+   * The in-cluster deployment ships the namespace; a CLI run against a cluster without it creates
+   * it (an admin kubeconfig may), and says what to do otherwise.
+   */
+  private async ensureNamespace(namespace: string): Promise<void> {
+    try {
+      await this.core.readNamespace({ name: namespace });
+      return;
+    } catch (err) {
+      if (statusCode(err) !== 404) throw new Error(`reading namespace ${namespace} for the smoke pod failed`, { cause: err });
+    }
+    try {
+      await this.core.createNamespace({ body: { metadata: { name: namespace, labels: { 'app.kubernetes.io/managed-by': 'cri-migrator' } } } });
+    } catch (err) {
+      if (statusCode(err) === 409) return;
+      throw new Error(`namespace ${namespace} for the smoke pod does not exist and cannot be created: create it, or set smoke.namespace`, { cause: err });
     }
   }
 }
