@@ -6,18 +6,25 @@
 #   {name, k8sVersion, kubeconfig, sshUser, sshKey, knownHosts, nodes: [{name, role, ip, runtime}]}
 source "$(dirname "$0")/lib.sh"
 
-usage() { echo "usage: cluster.sh up|down|info [--k8s MINOR] (MINOR: ${!K8S_PATCH[*]}; default 1.32)" >&2; exit 2; }
+usage() {
+  echo "usage: cluster.sh up|down|info [--k8s MINOR] [--name NAME]" >&2
+  echo "  MINOR: ${!K8S_PATCH[*]} (default 1.32); NAME: default crim-<minor digits>, e.g. crim-132" >&2
+  exit 2
+}
 action=${1:-}; shift || true
-minor=1.32
+minor=1.32 name=""
 while (($#)); do
   case $1 in
     --k8s) minor=${2:?--k8s needs a version}; shift 2 ;;
     --k8s=*) minor=${1#--k8s=}; shift ;;
+    --name) name=${2:?--name needs a value}; shift 2 ;;
+    --name=*) name=${1#--name=}; shift ;;
     *) usage ;;
   esac
 done
 version=$(k8s_version "$minor")
-name="crim-${minor/./}"
+name=${name:-crim-${minor/./}}
+[[ $name =~ ^[a-z0-9][a-z0-9-]{0,30}$ ]] || die "--name '$name': use lowercase letters, digits and '-' (at most 31 characters)"
 dir="$CACHE_DIR/clusters/$name"
 KIND="$BIN_CACHE/kind-$KIND_VERSION/kind"
 KUBECTL="$BIN_CACHE/kubernetes-$version/kubectl"
@@ -129,6 +136,6 @@ down() {
 case $action in
   up) up ;;
   down) down ;;
-  info) cluster_running || die "cluster $name is not running: run cluster.sh up --k8s $minor"; cat "$dir/cluster.json" ;;
+  info) cluster_running || die "cluster $name is not running: run cluster.sh up --k8s $minor --name $name"; cat "$dir/cluster.json" ;;
   *) usage ;;
 esac

@@ -31,17 +31,21 @@ export interface Cluster {
 /** Kubernetes minors under test; E2E_K8S=1.32 narrows a run to one. */
 export const k8sMinors: string[] = (process.env.E2E_K8S ?? "1.32").split(",").map((v) => v.trim());
 
-/** Runs `hack/cluster.sh up` (idempotent: reuses a running cluster) and reads cluster.json. */
-export async function ensureCluster(minor: string): Promise<Cluster> {
+/**
+ * Runs `hack/cluster.sh up` (idempotent: reuses a running cluster) and reads cluster.json.
+ * `name` picks a cluster other than the default crim-<minor> (suites that must not share one).
+ */
+export async function ensureCluster(minor: string, name?: string): Promise<Cluster> {
   const script = `${repoRoot}/hack/cluster.sh`;
-  const child = execFile("bash", [script, "up", "--k8s", minor], { maxBuffer: 64 << 20 });
+  const args = ["--k8s", minor, ...(name ? ["--name", name] : [])];
+  const child = execFile("bash", [script, "up", ...args], { maxBuffer: 64 << 20 });
   // Progress of a cold build takes minutes: show it rather than sit silent.
   child.stderr?.pipe(process.stderr);
   await new Promise<void>((resolve, reject) => {
     child.on("error", reject);
-    child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`hack/cluster.sh up --k8s ${minor} exited ${code}`))));
+    child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`hack/cluster.sh up ${args.join(" ")} exited ${code}`))));
   });
-  const { stdout } = await run("bash", [script, "info", "--k8s", minor]);
+  const { stdout } = await run("bash", [script, "info", ...args]);
   return JSON.parse(stdout) as Cluster;
 }
 
