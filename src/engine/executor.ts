@@ -21,7 +21,7 @@ import { errorChain, isTerminal, TerminalError } from './errors.js';
 import { detectSourceRuntime, gatherFacts, type HostFacts } from './facts.js';
 import { renderFiles, type RenderedFiles } from './files.js';
 import type { Mutex } from './mutex.js';
-import { runAsserts, rollbackStages, runStage, type RunnerContext, type Stage } from './playbook-runner.js';
+import { runAsserts, runBackupDir, rollbackStages, runStage, type RunnerContext, type Stage } from './playbook-runner.js';
 import { preflightChecks, type CheckResult } from './preflight.js';
 
 export interface EngineDeps {
@@ -199,7 +199,7 @@ async function act(
     await deps.events.record(node.name, {
       type: 'Warning',
       reason: 'MigrationFailed',
-      message: redactText(`${decision.reason}. The node needs a human; the original files are in ${deps.config.backupDir} on the node`),
+      message: redactText(`${decision.reason}. The node needs a human; the original files are in ${runBackupDir(deps.config.backupDir, state.startedAt)} on the node`),
     });
     return { kind: 'progressed', node: node.name, action: decision.action, phase: 'Failed' };
   }
@@ -274,10 +274,11 @@ interface HostPlan {
 }
 
 async function planHost(ctx: ActionContext, remote: RemoteHost): Promise<HostPlan> {
-  const facts = await gatherFacts(remote, ctx.deps.config);
+  const backupDir = runBackupDir(ctx.deps.config.backupDir, ctx.state.startedAt);
+  const facts = await gatherFacts(remote, ctx.deps.config, backupDir);
   const rendered = renderFiles(facts, ctx.deps.config);
   ctx.deps.observer?.rendered?.(ctx.node.name, rendered);
-  return { facts, rendered, runner: { remote, config: ctx.deps.config, facts, rendered, log: ctx.log } };
+  return { facts, rendered, runner: { remote, config: ctx.deps.config, backupDir, facts, rendered, log: ctx.log } };
 }
 
 function playbookFor(ctx: ActionContext, facts: HostFacts) {

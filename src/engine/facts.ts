@@ -81,8 +81,13 @@ sec end
 `;
 }
 
-export async function gatherFacts(remote: RemoteHost, config: Config, timeoutMs = config.ssh.commandTimeoutSeconds * 1000): Promise<HostFacts> {
-  const result = await remote.exec(factsScript(config.backupDir), { timeoutMs, mutates: false });
+export async function gatherFacts(
+  remote: RemoteHost,
+  config: Config,
+  backupDir: string,
+  timeoutMs = config.ssh.commandTimeoutSeconds * 1000,
+): Promise<HostFacts> {
+  const result = await remote.exec(factsScript(backupDir), { timeoutMs, mutates: false });
   if (!result.stdout.includes(`${MARK}end`)) {
     throw new Error(`gathering facts on ${remote.target} failed (exit ${result.code}): ${result.stderr.trim() || 'no output'}`);
   }

@@ -18,6 +18,8 @@ export type Stage = 'runtime' | 'kubelet';
 export interface RunnerContext {
   remote: RemoteHost;
   config: Config;
+  /** This migration run's backups (runBackupDir). */
+  backupDir: string;
   facts: HostFacts;
   rendered: RenderedFiles;
   log: Logger;
@@ -46,6 +48,16 @@ export function renderTemplate(text: string, variables: Readonly<Record<Template
     if (value === undefined) throw new Error(`unknown template variable ${whole}`);
     return value;
   });
+}
+
+/**
+ * Backups belong to one migration run, named by its start: a retry of the same run reuses them
+ * (they hold the originals, never our own files), while a new run after a rollback and a human's
+ * fix backs up the fixed files instead of restoring the broken ones it replaced.
+ */
+export function runBackupDir(base: string, startedAt: Date | undefined): string {
+  const run = startedAt ? startedAt.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z') : 'unstarted';
+  return `${base.replace(/\/+$/, '')}/${run}`;
 }
 
 export function backupScript(backupDir: string, paths: readonly string[]): string {
@@ -86,7 +98,7 @@ function filesOf(step: Step, rendered: RenderedFiles): ManagedFile[] {
 function variables(ctx: RunnerContext, step?: Step): Record<TemplateVariable, string> {
   const all = ctx.rendered.files.map((f) => f.path);
   const own = step ? filesOf(step, ctx.rendered).map((f) => f.path) : [];
-  const { backupDir } = ctx.config;
+  const { backupDir } = ctx;
   return {
     backupDir: shQuote(backupDir),
     sandboxImage: shQuote(ctx.rendered.sandboxImage),

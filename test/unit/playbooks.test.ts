@@ -7,7 +7,7 @@ import YAML from 'yaml';
 import { loadConfig } from '../../src/config.js';
 import { parseFacts } from '../../src/engine/facts.js';
 import { renderFiles } from '../../src/engine/files.js';
-import { backupCheck, backupScript, renderTemplate, restoreScript, rollbackStages, runAsserts, runStage, type RunnerContext } from '../../src/engine/playbook-runner.js';
+import { backupCheck, backupScript, renderTemplate, restoreScript, rollbackStages, runAsserts, runBackupDir, runStage, type RunnerContext } from '../../src/engine/playbook-runner.js';
 import { loadPlaybooks, parsePlaybook } from '../../src/playbooks/loader.js';
 import { factsOutput } from './facts-fixture.js';
 import { FakeRemote, silentLog } from './fakes.js';
@@ -17,8 +17,15 @@ const shipped = loadPlaybooks(config.playbooksDir);
 
 function context(remote: FakeRemote, cfg = config): RunnerContext {
   const facts = parseFacts(factsOutput());
-  return { remote, config: cfg, facts, rendered: renderFiles(facts, cfg), log: silentLog };
+  return { remote, config: cfg, backupDir: runBackupDir(cfg.backupDir, new Date('2026-01-02T03:04:05.678Z')), facts, rendered: renderFiles(facts, cfg), log: silentLog };
 }
+
+describe('runBackupDir', () => {
+  it('names one directory per migration run, by its start', () => {
+    expect(runBackupDir('/var/lib/cri-migrator/backup/', new Date('2026-01-02T03:04:05.678Z'))).toBe('/var/lib/cri-migrator/backup/20260102T030405Z');
+    expect(runBackupDir('/b', new Date('2026-01-02T03:04:06Z'))).not.toBe(runBackupDir('/b', new Date('2026-01-02T03:04:05Z')));
+  });
+});
 
 describe('shipped playbooks', () => {
   it.each(['dockershim', 'cri-dockerd'] as const)('%s validates and covers the required steps', (source) => {

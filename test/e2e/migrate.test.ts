@@ -1,0 +1,238 @@
+// Issue 3 end to end: the controller migrates a Docker worker that runs a PDB-guarded
+// Deployment; a broken containerd config is rolled back; a controller killed mid-migration
+// is replaced by one that finishes it. Each Kubernetes version gets a cluster of its own,
+// removed afterwards (E2E_KEEP=1 keeps it), so the smoke suite's cluster stays pristine.
+import { describe, it, expect, beforeAll, afterAll } from "vitest";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
+import type * as k8s from "@kubernetes/client-node";
+import { ensureCluster, k8sMinors, kubeClients, sshRun, waitFor, type Cluster } from "./harness.js";
+import { startController, writeConfig, type RunningController } from "./controller.js";
+
+const run = promisify(execFile);
+const ns = "e2e-migrate";
+const label = "cri-migrator.dev/migrate";
+const replicas = 4;
+const maxUnavailable = 1;
+
+describe.each(k8sMinors)("migration on Kubernetes %s", (minor) => {
+  const clusterName = `crim-${minor.replace(".", "")}-mig`;
+  let cluster: Cluster;
+  let api: ReturnType<typeof kubeClients>;
+  let configPath: string;
+  let controller: RunningController | undefined;
+  let workers: string[];
+
+  const node = (name: string) => api.core.readNode({ name });
+  const phaseOf = (n: k8s.V1Node) => n.metadata?.annotations?.["cri-migrator.dev/phase"];
+
+  async function waitPhase(name: string, phases: string[], timeoutMs: number): Promise<k8s.V1Node> {
+    return waitFor(`${name} to reach ${phases.join("|")}`, timeoutMs, async () => {
+      const n = await node(name);
+      const phase = phaseOf(n);
+      if (phase === "Failed" && !phases.includes("Failed")) {
+        throw new Error(`${name} ended Failed: ${n.metadata?.annotations?.["cri-migrator.dev/last-error"]}`);
+      }
+      return phase && phases.includes(phase) ? n : undefined;
+    });
+  }
+
+  /** Ready pods of the guarded Deployment, sampled every 250 ms: the lowest count seen. */
+  function watchAvailability() {
+    let min = Number.POSITIVE_INFINITY;
+    let samples = 0;
+    let stopped = false;
+    const loop = (async () => {
+      while (!stopped) {
+        const pods = (await api.core.listNamespacedPod({ namespace: ns, labelSelector: "app=web" })).items;
+        const ready = pods.filter(
+          (p) => !p.metadata?.deletionTimestamp && p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
+        ).length;
+        min = Math.min(min, ready);
+        samples++;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    })();
+    return {
+      async stop() {
+        stopped = true;
+        await loop;
+        return { min, samples };
+      },
+    };
+  }
+
+  /** Our Events on the node, oldest first, with seconds since the first. */
+  async function timeline(name: string) {
+    const events = (await api.core.listNamespacedEvent({ namespace: "default", fieldSelector: `involvedObject.name=${name}` })).items
+      .filter((e) => e.reason?.startsWith("Migration"))
+      .map((e) => ({ reason: e.reason!, at: new Date(e.lastTimestamp ?? e.eventTime ?? e.firstTimestamp ?? 0).getTime(), message: e.message ?? "" }))
+      .sort((a, b) => a.at - b.at);
+    const t0 = events[0]?.at ?? 0;
+    return events.map((e) => ({ t: ((e.at - t0) / 1000).toFixed(1), reason: e.reason, message: e.message.slice(0, 100) }));
+  }
+
+  beforeAll(async () => {
+    cluster = await ensureCluster(minor, clusterName);
+    api = kubeClients(cluster);
+    workers = cluster.nodes.filter((n) => n.role === "worker").map((n) => n.name);
+    for (const name of [ns, "cri-migrator"]) {
+      await api.core.createNamespace({ body: { metadata: { name } } }).catch(() => undefined);
+    }
+    // Rollback must not take minutes: two attempts per phase, short backoff.
+    configPath = await writeConfig(cluster, "retries:\n  maxAttempts: 2\n  initialBackoffSeconds: 2\n");
+    const labels = { app: "web" };
+    await api.apps.createNamespacedDeployment({
+      namespace: ns,
+      body: {
+        metadata: { name: "web" },
+        spec: {
+          replicas,
+          selector: { matchLabels: labels },
+          template: {
+            metadata: { labels },
+            spec: {
+              terminationGracePeriodSeconds: 2,
+              containers: [{
+                name: "app", image: cluster.testImage, imagePullPolicy: "Never",
+                command: ["sh", "-c", "touch /ready && exec sleep 100000"],
+                readinessProbe: { exec: { command: ["cat", "/ready"] }, periodSeconds: 1 },
+              }],
+            },
+          },
+        },
+      },
+    });
+    await api.policy.createNamespacedPodDisruptionBudget({
+      namespace: ns,
+      body: { metadata: { name: "web" }, spec: { maxUnavailable, selector: { matchLabels: labels } } },
+    });
+    await waitFor("web Deployment available", 180_000, async () => {
+      const d = await api.apps.readNamespacedDeployment({ namespace: ns, name: "web" });
+      return d.status?.readyReplicas === replicas ? d : undefined;
+    });
+  }, 90 * 60_000);
+
+  afterAll(async () => {
+    await controller?.kill();
+    if (process.env.E2E_KEEP !== "1" && cluster) {
+      await run("bash", ["hack/cluster.sh", "down", "--k8s", minor, "--name", clusterName]);
+    }
+  }, 120_000);
+
+  it("migrates a labelled Docker worker to containerd without violating the PDB", async () => {
+    const target = workers[0]!;
+    const before = await node(target);
+    expect(before.status?.nodeInfo?.containerRuntimeVersion).toMatch(/^docker:\/\//);
+    const podsOnTarget = (await api.core.listNamespacedPod({ namespace: ns, fieldSelector: `spec.nodeName=${target}` })).items.length;
+
+    controller = await startController(cluster, configPath, "first");
+    const availability = watchAvailability();
+    const started = Date.now();
+    await api.core.patchNode({ name: target, body: { metadata: { labels: { [label]: "containerd" } } } }, mergePatch());
+    const done = await waitPhase(target, ["Succeeded", "RolledBack"], 15 * 60_000);
+    const elapsed = (Date.now() - started) / 1000;
+    const seen = await availability.stop();
+    console.table(await timeline(target));
+    console.log(`${target}: ${phaseOf(done)} in ${elapsed.toFixed(1)} s; ${podsOnTarget} guarded pods were on it; ` +
+      `lowest Ready count of ${replicas} seen: ${seen.min} over ${seen.samples} samples`);
+
+    expect(phaseOf(done)).toBe("Succeeded");
+    expect(done.status?.nodeInfo?.containerRuntimeVersion).toMatch(/^containerd:\/\//);
+    expect(done.status?.conditions?.find((c) => c.type === "Ready")?.status).toBe("True");
+    expect(done.spec?.unschedulable ?? false).toBe(false);
+    expect(done.metadata?.labels?.["cri-migrator.dev/migrated"]).toBe("containerd");
+    expect(done.metadata?.annotations?.["kubeadm.alpha.kubernetes.io/cri-socket"]).toBe("unix:///run/containerd/containerd.sock");
+    expect(seen.min).toBeGreaterThanOrEqual(replicas - maxUnavailable);
+    // The node's files are what containerd and kubelet need.
+    const { stdout } = await sshRun(cluster, ipOf(cluster, target),
+      "cat /var/lib/kubelet/kubeadm-flags.env; grep -c SystemdCgroup /etc/containerd/config.toml; grep SystemdCgroup /etc/containerd/config.toml; cat /etc/crictl.yaml; crictl info >/dev/null && echo CRI-OK");
+    expect(stdout).toContain("--container-runtime-endpoint=unix:///run/containerd/containerd.sock");
+    expect(stdout).not.toContain("--network-plugin");
+    expect(stdout).toContain(minor === "1.23" ? "SystemdCgroup = false" : "SystemdCgroup = true");
+    expect(stdout).toContain("runtime-endpoint: unix:///run/containerd/containerd.sock");
+    expect(stdout).toContain("CRI-OK");
+    // Pods come back: a pod scheduled onto the migrated node runs on containerd.
+    await api.apps.patchNamespacedDeployment({ namespace: ns, name: "web", body: { spec: { replicas: replicas + 2 } } }, mergePatch());
+    await waitFor("pods running on the migrated node", 180_000, async () => {
+      const pods = (await api.core.listNamespacedPod({ namespace: ns, fieldSelector: `spec.nodeName=${target}` })).items;
+      return pods.some((p) => p.status?.phase === "Running") ? pods : undefined;
+    });
+    await api.apps.patchNamespacedDeployment({ namespace: ns, name: "web", body: { spec: { replicas } } }, mergePatch());
+  });
+
+  it("rolls a worker with a broken containerd config back to Docker", async () => {
+    const target = workers[1]!;
+    const ip = ipOf(cluster, target);
+    // containerd runs fine with this while CRI is disabled (Docker does not need CRI); once
+    // the migration enables CRI (keeping the node's other settings), the CRI plugin cannot load
+    // its snapshotter and containerd answers "unknown service runtime.v1.RuntimeService".
+    const broken = [
+      "version = 2",
+      'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
+      "",
+      '[plugins."io.containerd.grpc.v1.cri".containerd]',
+      '  snapshotter = "no-such-snapshotter"',
+      "",
+    ].join("\n");
+    await sshRun(cluster, ip, `cat > /etc/containerd/config.toml <<'TOML'\n${broken}TOML\nsystemctl restart containerd && systemctl is-active containerd docker`);
+
+    const started = Date.now();
+    await api.core.patchNode({ name: target, body: { metadata: { labels: { [label]: "containerd" } } } }, mergePatch());
+    const done = await waitPhase(target, ["RolledBack", "Succeeded"], 15 * 60_000);
+    console.table(await timeline(target));
+    console.log(`${target}: ${phaseOf(done)} in ${((Date.now() - started) / 1000).toFixed(1)} s: ${done.metadata?.annotations?.["cri-migrator.dev/rollback-reason"]}`);
+
+    expect(phaseOf(done)).toBe("RolledBack");
+    const after = await waitFor(`${target} Ready on Docker`, 300_000, async () => {
+      const n = await node(target);
+      const ready = n.status?.conditions?.find((c) => c.type === "Ready")?.status === "True";
+      return ready && n.status?.nodeInfo?.containerRuntimeVersion?.startsWith("docker://") ? n : undefined;
+    });
+    expect(after.spec?.unschedulable ?? false).toBe(false);
+    expect(after.metadata?.annotations?.["kubeadm.alpha.kubernetes.io/cri-socket"]).toMatch(minor === "1.23" ? /dockershim\.sock$/ : /cri-dockerd\.sock$/);
+    const { stdout } = await sshRun(cluster, ip, "cat /etc/containerd/config.toml; test -e /etc/crictl.yaml && echo CRICTL-LEFT || echo CRICTL-ABSENT; systemctl is-active docker kubelet");
+    expect(stdout.startsWith(broken)).toBe(true); // restored byte for byte
+    expect(stdout).toContain("CRICTL-ABSENT");
+    expect(stdout).toMatch(/active\nactive/);
+  });
+
+  it("resumes a migration after the controller is killed in the middle", async () => {
+    const target = workers[1]!;
+    const ip = ipOf(cluster, target);
+    // Give the worker back a healthy Docker-style containerd config and clear our state, as an operator would.
+    await sshRun(cluster, ip, `printf 'disabled_plugins = ["cri"]\\n' > /etc/containerd/config.toml && systemctl restart containerd`);
+    await api.core.patchNode({
+      name: target,
+      body: { metadata: { labels: { [label]: null }, annotations: Object.fromEntries(Object.keys((await node(target)).metadata?.annotations ?? {}).filter((k) => k.startsWith("cri-migrator.dev/")).map((k) => [k, null])) } },
+    }, mergePatch());
+
+    await api.core.patchNode({ name: target, body: { metadata: { labels: { [label]: "containerd" } } } }, mergePatch());
+    // Kill while a remote step is in flight: the intent to configure the runtime is written.
+    const midway = await waitFor(`${target} to start configuring the runtime`, 600_000, async () => {
+      const n = await node(target);
+      return n.metadata?.annotations?.["cri-migrator.dev/intent"] === "RuntimeConfigured" ? n : undefined;
+    });
+    const code = await controller!.kill("SIGKILL");
+    console.log(`killed the controller (exit ${code}) at phase ${phaseOf(midway)}, intent RuntimeConfigured`);
+
+    controller = await startController(cluster, configPath, "second");
+    const done = await waitPhase(target, ["Succeeded", "RolledBack"], 15 * 60_000);
+    console.table(await timeline(target));
+    expect(phaseOf(done)).toBe("Succeeded");
+    expect(done.status?.nodeInfo?.containerRuntimeVersion).toMatch(/^containerd:\/\//);
+    expect(done.spec?.unschedulable ?? false).toBe(false);
+  });
+});
+
+function ipOf(cluster: Cluster, name: string): string {
+  const found = cluster.nodes.find((n) => n.name === name);
+  if (!found) throw new Error(`no node ${name} in ${cluster.name}`);
+  return found.ip;
+}
+
+/** client-node sends patches as JSON Patch unless told otherwise. */
+function mergePatch() {
+  return setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
+}
