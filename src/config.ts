@@ -219,6 +219,13 @@ export const ConfigSchema = z
       .strict()
       .prefault({})
       .describe('Leader election between controller replicas: only the Lease holder acts.'),
+    metricsPort: z
+      .number()
+      .int()
+      .min(0)
+      .max(65_535)
+      .default(8080)
+      .describe('Port of the HTTP server that `run` starts for /metrics (Prometheus), /healthz and /readyz; 0 starts none.'),
     log: z
       .object({
         level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info').describe('Log level.'),

@@ -136,3 +136,19 @@ export interface NodeWatch {
   start(onChange: (node: NodeView) => void): Promise<void>;
   stop(): Promise<void>;
 }
+
+/** A pod's host-path volumes, for `check` (workloads that mount the Docker socket). */
+export interface PodHostPaths {
+  namespace: string;
+  name: string;
+  nodeName: string;
+  labels: Readonly<Record<string, string>>;
+  /** The owner reference with controller=true, if any. */
+  owner?: { kind: string; name: string };
+  hostPaths: readonly { volume: string; path: string }[];
+}
+
+/** Read-only inventory of the workloads in the cluster. */
+export interface WorkloadLister {
+  listPodHostPaths(): Promise<PodHostPaths[]>;
+}

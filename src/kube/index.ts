@@ -12,6 +12,7 @@ import { KubeNodeWatch } from './informer.js';
 import { LeaseLock } from './lease.js';
 import { KubeNodeApi } from './nodes.js';
 import { KubeSmokeTester } from './smoke.js';
+import { KubeWorkloadLister } from './workloads.js';
 
 const SERVICE_ACCOUNT_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 
@@ -49,6 +50,7 @@ export function createKubeAdapters(kc: KubeConfig, config: Config, clock: Clock,
     evictor: new KubePodEvictor(core, watch),
     events: new KubeEventRecorder(core, clock, log, identity),
     smoke: new KubeSmokeTester(core, watch, clock),
+    workloads: new KubeWorkloadLister(core),
     nodeWatch: new KubeNodeWatch(kc, core, log),
     lock: new LeaseLock(coordination, clock, {
       namespace: config.leaderElection.namespace || ownNamespace(),
