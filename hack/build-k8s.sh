@@ -82,7 +82,7 @@ fi
 if $gen_openapi; then timed "OpenAPI generation" generate_openapi "$work"; fi
 
 # What `kubelet --version` and friends report, as the release build sets it.
-git_commit=$(cd "$work" && go list -m -json k8s.io/kubernetes | jq -r '.Origin.Hash // empty')
+git_commit=$(cd / && GOFLAGS= go mod download -json "k8s.io/kubernetes@$version" | jq -r '.Origin.Hash // empty')
 ldflags="-s -w"
 for pkg in k8s.io/client-go/pkg/version k8s.io/component-base/version; do
   ldflags+=" -X $pkg.gitVersion=$version -X $pkg.gitMajor=1 -X $pkg.gitMinor=${minor#1.}"
