@@ -4,7 +4,7 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type * as k8s from "@kubernetes/client-node";
-import { ensureCluster, k8sMinors, kubeClients, sshRun, waitFor, readText, type Cluster } from "./harness.js";
+import { ensureCluster, k8sMinors, kubeClients, releaseCluster, sshRun, waitFor, readText, type Cluster } from "./harness.js";
 
 const ns = "harness-smoke";
 
@@ -24,7 +24,8 @@ describe.each(k8sMinors)("kind harness, Kubernetes %s", (minor) => {
 
   afterAll(async () => {
     await api?.core.deleteNamespace({ name: ns }).catch(() => undefined);
-  });
+    await releaseCluster(cluster);
+  }, 120_000);
 
   it("has one containerd control plane and two Docker workers, all Ready", async () => {
     const nodes = (await api.core.listNode()).items;

@@ -29,7 +29,7 @@ export interface Cluster {
 }
 
 /** Kubernetes minors under test; E2E_K8S=1.32 narrows a run to one. */
-export const k8sMinors: string[] = (process.env.E2E_K8S ?? "1.32").split(",").map((v) => v.trim());
+export const k8sMinors: string[] = (process.env.E2E_K8S ?? "1.23,1.32").split(",").map((v) => v.trim());
 
 /**
  * Runs `hack/cluster.sh up` (idempotent: reuses a running cluster) and reads cluster.json.
@@ -47,6 +47,13 @@ export async function ensureCluster(minor: string, name?: string): Promise<Clust
   });
   const { stdout } = await run("bash", [script, "info", ...args]);
   return JSON.parse(stdout) as Cluster;
+}
+
+/** Deletes a suite's cluster when it is done, unless E2E_KEEP=1 (to look around afterwards). */
+export async function releaseCluster(cluster: Cluster | undefined): Promise<void> {
+  if (!cluster || process.env.E2E_KEEP === "1") return;
+  const minor = cluster.k8sVersion.replace(/^v(\d+\.\d+)\..*$/, "$1");
+  await run("bash", [`${repoRoot}/hack/cluster.sh`, "down", "--k8s", minor, "--name", cluster.name]);
 }
 
 export function kubeClients(cluster: Cluster) {

@@ -1,16 +1,13 @@
 // Issue 3 end to end: the controller migrates a Docker worker that runs a PDB-guarded
 // Deployment; a broken containerd config is rolled back; a controller killed mid-migration
-// is replaced by one that finishes it. Each Kubernetes version gets a cluster of its own,
-// removed afterwards (E2E_KEEP=1 keeps it), so the smoke suite's cluster stays pristine.
+// is replaced by one that finishes it. Each Kubernetes version gets a fresh cluster of its own
+// (the workers start on Docker), removed afterwards unless E2E_KEEP=1.
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
-import { execFile } from "node:child_process";
-import { promisify } from "node:util";
 import { PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import type * as k8s from "@kubernetes/client-node";
-import { ensureCluster, k8sMinors, kubeClients, sshRun, waitFor, type Cluster } from "./harness.js";
+import { ensureCluster, k8sMinors, kubeClients, releaseCluster, sshRun, waitFor, type Cluster } from "./harness.js";
 import { startController, writeConfig, type RunningController } from "./controller.js";
 
-const run = promisify(execFile);
 const ns = "e2e-migrate";
 const label = "cri-migrator.dev/migrate";
 const replicas = 4;
@@ -116,9 +113,7 @@ describe.each(k8sMinors)("migration on Kubernetes %s", (minor) => {
 
   afterAll(async () => {
     await controller?.kill();
-    if (process.env.E2E_KEEP !== "1" && cluster) {
-      await run("bash", ["hack/cluster.sh", "down", "--k8s", minor, "--name", clusterName]);
-    }
+    await releaseCluster(cluster);
   }, 120_000);
 
   it("migrates a labelled Docker worker to containerd without violating the PDB", async () => {
