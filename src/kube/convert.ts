@@ -43,7 +43,7 @@ export function statusCode(err: unknown): number | undefined {
 }
 
 /** The Status object of an API error, whether client-node parsed it or left it as text. */
-export function statusBody(err: unknown): { message?: string; reason?: string; details?: { causes?: { reason?: string; message?: string }[] } } {
+export function statusBody(err: unknown): { message?: string; reason?: string; details?: { kind?: string; name?: string; causes?: { reason?: string; message?: string }[] } } {
   const body = (err as { body?: unknown } | null)?.body;
   if (typeof body === 'string') {
     try {

@@ -2,7 +2,7 @@
 // running the sandbox image that every node already has; Running within the limit, then deleted.
 import type { CoreV1Api, V1Pod, Watch } from '@kubernetes/client-node';
 import type { Clock, SmokeTester } from '../ports.js';
-import { statusCode } from './convert.js';
+import { statusBody, statusCode } from './convert.js';
 import { watchOnce } from './watch.js';
 
 export class KubeSmokeTester implements SmokeTester {
@@ -14,28 +14,17 @@ export class KubeSmokeTester implements SmokeTester {
 
   async run(nodeName: string, options: { image: string; namespace: string; timeoutMs: number }): Promise<void> {
     const { namespace } = options;
-    await this.ensureNamespace(namespace);
     let created: V1Pod;
     try {
-      created = await this.core.createNamespacedPod({
-        namespace,
-        body: {
-          metadata: {
-            generateName: `cri-migrator-smoke-${nodeName.slice(0, 30)}-`,
-            labels: { 'app.kubernetes.io/name': 'cri-migrator-smoke', 'cri-migrator.dev/node': nodeName.slice(0, 63) },
-          },
-          spec: {
-            nodeName,
-            restartPolicy: 'Never',
-            tolerations: [{ operator: 'Exists' }],
-            automountServiceAccountToken: false,
-            terminationGracePeriodSeconds: 0,
-            containers: [{ name: 'smoke', image: options.image, imagePullPolicy: 'IfNotPresent' }],
-          },
-        },
-      });
+      created = await this.createPod(nodeName, options.image, namespace);
     } catch (err) {
-      throw new Error(`creating the smoke pod in ${namespace} failed`, { cause: err });
+      // Only a CLI run against a cluster without our manifests gets here; in-cluster the namespace
+      // ships with them (and the ServiceAccount may not read namespaces).
+      if (!isMissingNamespace(err)) throw new Error(`creating the smoke pod in ${namespace} failed`, { cause: err });
+      await this.createNamespace(namespace);
+      created = await this.createPod(nodeName, options.image, namespace).catch((retryErr: unknown) => {
+        throw new Error(`creating the smoke pod in ${namespace} failed`, { cause: retryErr });
+      });
     }
     const name = created.metadata!.name!;
     const stop = new AbortController();
@@ -74,20 +63,27 @@ export class KubeSmokeTester implements SmokeTester {
     }
   }
 
-  /**
-   * The in-cluster deployment ships the namespace; a CLI run against a cluster without it creates
-   * it (an admin kubeconfig may), and says what to do otherwise.
-   */
-  private async ensureNamespace(namespace: string): Promise<void> {
-    try {
-      await this.core.readNamespace({ name: namespace });
-      return;
-    } catch (err) {
-      // 403: the in-cluster ServiceAccount may not read namespaces (least privilege): its own
-      // namespace exists, and creating the pod says so if it does not.
-      if (statusCode(err) === 403) return;
-      if (statusCode(err) !== 404) throw new Error(`reading namespace ${namespace} for the smoke pod failed`, { cause: err });
-    }
+  private createPod(nodeName: string, image: string, namespace: string): Promise<V1Pod> {
+    return this.core.createNamespacedPod({
+      namespace,
+      body: {
+        metadata: {
+          generateName: `cri-migrator-smoke-${nodeName.slice(0, 30)}-`,
+          labels: { 'app.kubernetes.io/name': 'cri-migrator-smoke', 'cri-migrator.dev/node': nodeName.slice(0, 63) },
+        },
+        spec: {
+          nodeName,
+          restartPolicy: 'Never',
+          tolerations: [{ operator: 'Exists' }],
+          automountServiceAccountToken: false,
+          terminationGracePeriodSeconds: 0,
+          containers: [{ name: 'smoke', image, imagePullPolicy: 'IfNotPresent' }],
+        },
+      },
+    });
+  }
+
+  private async createNamespace(namespace: string): Promise<void> {
     try {
       await this.core.createNamespace({ body: { metadata: { name: namespace, labels: { 'app.kubernetes.io/managed-by': 'cri-migrator' } } } });
     } catch (err) {
@@ -95,6 +91,10 @@ export class KubeSmokeTester implements SmokeTester {
       throw new Error(`namespace ${namespace} for the smoke pod does not exist and cannot be created: create it, or set smoke.namespace`, { cause: err });
     }
   }
+}
+
+function isMissingNamespace(err: unknown): boolean {
+  return statusCode(err) === 404 && statusBody(err).details?.kind === 'namespaces';
 }
 
 function describeStatus(pod: V1Pod): string {
