@@ -42,6 +42,8 @@ describe('manifests', () => {
     const pod = spec.template.spec;
     const container = pod.containers[0];
     expect(spec.replicas).toBe(2);
+    // Service links would inject CRI_MIGRATOR_METRICS_PORT=tcp://..., read as config.
+    expect(pod.enableServiceLinks).toBe(false);
     expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532 });
     expect(container.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
     expect(container.args).toEqual(['run', '--config', '/etc/cri-migrator/config/config.yaml']);
