@@ -3,7 +3,8 @@
 # `cluster.sh info --k8s 1.32`. `up` installs host prerequisites, builds (or
 # reuses) binaries and images, creates the cluster if it is not running, and
 # writes $CACHE_DIR/clusters/NAME/cluster.json for tests and tools:
-#   {name, k8sVersion, kubeconfig, sshUser, sshKey, knownHosts, nodes: [{name, role, ip, runtime}]}
+#   {name, k8sVersion, kubeconfig, kubectl, kind, sshUser, sshKey, knownHosts, testImage,
+#    nodes: [{name, role, ip, runtime}]}   (nodes as they were when the cluster was made)
 source "$(dirname "$0")/lib.sh"
 
 usage() {
@@ -29,10 +30,19 @@ dir="$CACHE_DIR/clusters/$name"
 KIND="$BIN_CACHE/kind-$KIND_VERSION/kind"
 KUBECTL="$BIN_CACHE/kubernetes-$version/kubectl"
 
+cluster_exists() {
+  [[ -x $KIND ]] && "$KIND" get clusters 2>/dev/null | grep -qx "$name" && [[ -f $dir/cluster.json ]]
+}
+
+# Exists and its API server answers (a loaded machine can be slow: a few tries).
 cluster_running() {
-  [[ -x $KIND ]] && "$KIND" get clusters 2>/dev/null | grep -qx "$name" &&
-    [[ -f $dir/cluster.json ]] &&
-    "$KUBECTL" --kubeconfig "$dir/kubeconfig" get --raw /readyz >/dev/null 2>&1
+  cluster_exists || return 1
+  local _
+  for _ in 1 2 3; do
+    "$KUBECTL" --kubeconfig "$dir/kubeconfig" --request-timeout=10s get --raw /readyz >/dev/null 2>&1 && return 0
+    sleep 2
+  done
+  return 1
 }
 
 node_exec() { docker exec "$1" bash -c "$2" </dev/null; }
@@ -81,9 +91,10 @@ write_known_hosts() {
 
 write_cluster_json() {
   "$KUBECTL" --kubeconfig "$dir/kubeconfig" get nodes -o json | jq \
-    --arg name "$name" --arg version "$version" --arg dir "$dir" --arg image "$TEST_APP_IMAGE" '{
+    --arg name "$name" --arg version "$version" --arg dir "$dir" --arg image "$TEST_APP_IMAGE" \
+    --arg kubectl "$KUBECTL" --arg kind "$KIND" '{
       name: $name, k8sVersion: $version,
-      kubeconfig: ($dir + "/kubeconfig"), sshUser: "root", testImage: $image,
+      kubeconfig: ($dir + "/kubeconfig"), kubectl: $kubectl, kind: $kind, sshUser: "root", testImage: $image,
       sshKey: ($dir + "/id_ed25519"), knownHosts: ($dir + "/known_hosts"),
       nodes: [.items[] | {
         name: .metadata.name,
@@ -136,6 +147,6 @@ down() {
 case $action in
   up) up ;;
   down) down ;;
-  info) cluster_running || die "cluster $name is not running: run cluster.sh up --k8s $minor --name $name"; cat "$dir/cluster.json" ;;
+  info) cluster_exists || die "cluster $name is not running: run cluster.sh up --k8s $minor --name $name"; cat "$dir/cluster.json" ;;
   *) usage ;;
 esac

@@ -20,6 +20,9 @@ export interface Cluster {
   name: string;
   k8sVersion: string;
   kubeconfig: string;
+  /** The kubectl and kind binaries the harness built for this cluster. */
+  kubectl: string;
+  kind: string;
   sshUser: string;
   sshKey: string;
   knownHosts: string;
@@ -64,6 +67,7 @@ export function kubeClients(cluster: Cluster) {
     core: kc.makeApiClient(k8s.CoreV1Api),
     apps: kc.makeApiClient(k8s.AppsV1Api),
     policy: kc.makeApiClient(k8s.PolicyV1Api),
+    coordination: kc.makeApiClient(k8s.CoordinationV1Api),
   };
 }
 
