@@ -74,6 +74,21 @@ JSON
   done <<<"$nodes"
 }
 
+# Every node's name in every node's /etc/hosts. Docker's embedded DNS answers the node names on
+# the node itself, but not in pods: kube-proxy (hostNetwork, kubeconfig server
+# https://NAME-control-plane:6443) resolves through kubelet's resolvConf and gets no answer on
+# the workers, leaving them without Service rules. kubelet copies the node's /etc/hosts into
+# hostNetwork pods when it creates them, so kube-proxy's pods are recreated afterwards.
+write_node_hosts() {
+  local entries node
+  entries=$("$KUBECTL" --kubeconfig "$dir/kubeconfig" get nodes -o jsonpath='{range .items[*]}{.status.addresses[?(@.type=="InternalIP")].address} {.metadata.name}{"\n"}{end}')
+  for node in $("$KIND" get nodes --name "$name"); do
+    printf '# cluster nodes (hack/cluster.sh)\n%s\n' "$entries" | docker exec -i "$node" bash -c 'cat >> /etc/hosts'
+  done
+  "$KUBECTL" --kubeconfig "$dir/kubeconfig" -n kube-system delete pod -l k8s-app=kube-proxy --wait=false >/dev/null
+  "$KUBECTL" --kubeconfig "$dir/kubeconfig" -n kube-system rollout status daemonset/kube-proxy --timeout=180s >/dev/null
+}
+
 write_known_hosts() {
   local node ip key
   : > "$dir/known_hosts.tmp"
@@ -132,6 +147,7 @@ up() {
     node_exec "$node" "systemctl restart containerd"
   done
   timed "pod network" setup_pod_network
+  timed "node names for pods" write_node_hosts
   timed "nodes Ready" "${kc[@]}" wait --for=condition=Ready nodes --all --timeout=300s
   write_known_hosts
   write_cluster_json
@@ -139,7 +155,19 @@ up() {
   log "cluster $name is up: $dir/cluster.json"
 }
 
+# A pod's freezer cgroup left FROZEN inside a node (seen once) keeps Docker from removing
+# the node container: thaw whatever is frozen under the cluster's containers first.
+thaw_nodes() {
+  local id state
+  for id in $(docker ps -aq --no-trunc --filter "label=io.x-k8s.kind.cluster=$name"); do
+    for state in /sys/fs/cgroup/freezer/docker/"$id"/{,*/,*/*/,*/*/*/,*/*/*/*/}freezer.state; do
+      [[ -f $state ]] && grep -q FROZEN "$state" && echo THAWED > "$state" || true
+    done
+  done
+}
+
 down() {
+  [[ -d /sys/fs/cgroup/freezer ]] && thaw_nodes
   [[ -x $KIND ]] && "$KIND" delete cluster --name "$name" || true
   rm -rf "$dir"
 }

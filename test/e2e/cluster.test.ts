@@ -53,8 +53,9 @@ describe.each(k8sMinors)("kind harness, Kubernetes %s", (minor) => {
     }
   });
 
-  it("runs a pod on each worker with the locally built test image", async () => {
+  it("runs a pod on each worker with the locally built test image, reaching the API through its Service", async () => {
     const workers = cluster.nodes.filter((n) => n.role === "worker");
+    const dns = (await api.core.readNamespacedService({ namespace: "kube-system", name: "kube-dns" })).spec!.clusterIP!;
     for (const w of workers) {
       await api.core.createNamespacedPod({
         namespace: ns,
@@ -63,7 +64,13 @@ describe.each(k8sMinors)("kind harness, Kubernetes %s", (minor) => {
           spec: {
             nodeName: w.name,
             restartPolicy: "Never",
-            containers: [{ name: "hello", image: cluster.testImage, imagePullPolicy: "Never", command: ["sh", "-c", "echo hello from $(hostname)"] }],
+            containers: [{
+              name: "hello", image: cluster.testImage, imagePullPolicy: "Never",
+              // The worker's kube-proxy rules carry the query to CoreDNS (on another node) through
+              // the kube-dns Service, and CoreDNS answers from the API server: Services, pod
+              // network and DNS in one line.
+              command: ["sh", "-c", `echo hello from $(hostname); nslookup kubernetes.default.svc.cluster.local ${dns}`],
+            }],
           },
         },
       });
@@ -76,6 +83,7 @@ describe.each(k8sMinors)("kind harness, Kubernetes %s", (minor) => {
       expect(phase).toBe("Succeeded");
       const log = await api.core.readNamespacedPodLog({ namespace: ns, name: `hello-${w.name}` });
       expect(log).toContain(`hello from hello-${w.name}`);
+      expect(log).toMatch(/Address:\s*10\.96\.0\.1\b/);
     }
   });
 

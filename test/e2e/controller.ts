@@ -56,3 +56,18 @@ export async function startController(cluster: Cluster, configPath: string, name
     },
   };
 }
+
+/** Runs the CLI once (`cri-migrator ARGS --kubeconfig ... --config ...`); resolves with its output and exit code. */
+export async function runCli(cluster: Cluster, configPath: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", "src/main.ts", ...args, "--kubeconfig", cluster.kubeconfig, "--config", configPath],
+    { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+  const code = await new Promise<number>((resolve) => child.on("exit", (c) => resolve(c ?? -1)));
+  return { code, stdout, stderr };
+}

@@ -6,7 +6,7 @@ import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import type * as k8s from "@kubernetes/client-node";
 import { ensureCluster, k8sMinors, kubeClients, releaseCluster, sshRun, waitFor, type Cluster } from "./harness.js";
-import { startController, writeConfig, type RunningController } from "./controller.js";
+import { runCli, startController, writeConfig, type RunningController } from "./controller.js";
 
 const ns = "e2e-migrate";
 const label = "cri-migrator.dev/migrate";
@@ -115,6 +115,38 @@ describe.each(k8sMinors)("migration on Kubernetes %s", (minor) => {
     await controller?.kill();
     await releaseCluster(cluster);
   }, 120_000);
+
+  it("plans a migration and changes nothing: node, files and pods are the same before and after", async () => {
+    const target = workers[0]!;
+    const ip = ipOf(cluster, target);
+    const snapshot = async () => {
+      const n = await node(target);
+      const pods = (await api.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${target}` })).items
+        .map((p) => `${p.metadata?.namespace}/${p.metadata?.name} ${p.metadata?.uid} ${p.status?.phase}`).sort();
+      const files = (await sshRun(cluster, ip,
+        "sha256sum /etc/containerd/config.toml /var/lib/kubelet/kubeadm-flags.env /var/lib/kubelet/config.yaml; " +
+        "test -e /etc/crictl.yaml && echo crictl.yaml present || echo crictl.yaml absent; " +
+        "ls -A /var/lib/cri-migrator 2>/dev/null | wc -l; systemctl is-active docker kubelet containerd")).stdout;
+      return { labels: n.metadata?.labels, annotations: n.metadata?.annotations, unschedulable: n.spec?.unschedulable ?? false, pods, files };
+    };
+    const before = await snapshot();
+    const plan = await runCli(cluster, configPath, ["plan", target]);
+    const after = await snapshot();
+    console.log(plan.stdout);
+    expect(plan.stderr).not.toMatch(/error/i);
+    expect(plan.code).toBe(0);
+    expect(after).toEqual(before);
+    // What the plan shows: the guarded pods it would evict, the file diffs, the commands, the node patch.
+    const guarded = before.pods.filter((p) => p.startsWith(`${ns}/web-`)).map((p) => p.split(" ")[0]!.split("/")[1]!);
+    expect(guarded.length).toBeGreaterThan(0);
+    for (const pod of guarded) expect(plan.stdout).toContain(pod);
+    expect(plan.stdout).toContain("/etc/containerd/config.toml");
+    expect(plan.stdout).toContain(`+SystemdCgroup = ${minor === "1.23" ? "false" : "true"}`);
+    expect(plan.stdout).toContain("/var/lib/kubelet/kubeadm-flags.env");
+    expect(plan.stdout).toContain("--container-runtime-endpoint=unix:///run/containerd/containerd.sock");
+    expect(plan.stdout).toContain("systemctl restart containerd.service");
+    expect(plan.stdout).toContain("kubeadm.alpha.kubernetes.io/cri-socket");
+  });
 
   it("migrates a labelled Docker worker to containerd without violating the PDB", async () => {
     const target = workers[0]!;
