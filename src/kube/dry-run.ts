@@ -2,6 +2,7 @@
 // engine walks its whole path; evictions go to the API server with dryRun=All, so the plan shows
 // which PodDisruptionBudgets would block, without evicting anything.
 import { podKey, type NodePatch, type NodeView, type PodView } from '../domain/types.js';
+import { applyPatch } from '../domain/node-patch.js';
 import type { EventRecorder, EvictionOutcome, EvictOptions, NodeApi, PatchOptions, PodEvictor, SmokeTester } from '../ports.js';
 
 export type ClusterRecord =
@@ -13,23 +14,6 @@ export type ClusterRecord =
 
 export class ClusterRecorder {
   readonly records: ClusterRecord[] = [];
-}
-
-function applyPatch(node: NodeView, patch: NodePatch): NodeView {
-  const merge = (base: Readonly<Record<string, string>>, change: Record<string, string | null> = {}) => {
-    const out: Record<string, string> = { ...base };
-    for (const [key, value] of Object.entries(change)) {
-      if (value === null) delete out[key];
-      else out[key] = value;
-    }
-    return out;
-  };
-  return {
-    ...node,
-    labels: merge(node.labels, patch.labels),
-    annotations: merge(node.annotations, patch.annotations),
-    unschedulable: patch.unschedulable ?? node.unschedulable,
-  };
 }
 
 export class RecordingNodeApi implements NodeApi {

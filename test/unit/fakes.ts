@@ -1,6 +1,7 @@
 // In-memory implementations of the ports, small enough to read at a glance.
 import { pino } from 'pino';
 import type { NodePatch, NodeView, PodView } from '../../src/domain/types.js';
+import { applyPatch } from '../../src/domain/node-patch.js';
 import type {
   Clock,
   EventRecorder,
@@ -103,21 +104,6 @@ export class FakeNodeApi implements NodeApi {
       await Promise.race([changed, this.clock.sleep(Math.min(1000, deadline - this.clock.now().getTime()))]);
     }
   }
-}
-
-export function applyPatch(node: NodeView, patch: NodePatch): NodeView {
-  const merge = (base: Readonly<Record<string, string>>, change: Record<string, string | null> = {}) => {
-    const out: Record<string, string> = { ...base };
-    for (const [k, v] of Object.entries(change)) if (v === null) delete out[k];
-    else out[k] = v;
-    return out;
-  };
-  return {
-    ...node,
-    labels: merge(node.labels, patch.labels),
-    annotations: merge(node.annotations, patch.annotations),
-    unschedulable: patch.unschedulable ?? node.unschedulable,
-  };
 }
 
 /** Pods on nodes; evict() answers from `blockedFor` (PDB) or deletes the pod. */
