@@ -16,8 +16,10 @@ help:
 host:
 	bash hack/host-setup.sh
 
+# npm install, not npm ci: the lock file npm 11 writes here lists only this platform's optional
+# packages (rollup's native builds), and `npm ci` refuses it as out of sync; install keeps to it.
 node_modules/.package-lock.json: package-lock.json
-	npm ci --no-audit --no-fund
+	npm install --no-audit --no-fund
 
 node-modules: node_modules/.package-lock.json
 

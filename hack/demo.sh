@@ -8,7 +8,7 @@ source "$(dirname "$0")/lib.sh"
 
 name=${DEMO_CLUSTER:-crim-demo}
 minor=1.32
-[[ -f $REPO_DIR/dist/main.js ]] || die "dist/main.js is missing: run npm ci && npm run build (make demo does)"
+[[ -f $REPO_DIR/dist/main.js ]] || die "dist/main.js is missing: run npm install && npm run build (make demo does)"
 
 start=$SECONDS
 bash "$HACK_DIR/cluster.sh" up --k8s "$minor" --name "$name"
