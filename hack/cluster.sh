@@ -149,6 +149,9 @@ up() {
   timed "pod network" setup_pod_network
   timed "node names for pods" write_node_hosts
   timed "nodes Ready" "${kc[@]}" wait --for=condition=Ready nodes --all --timeout=300s
+  # Cluster DNS answers before the cluster is handed over: pods started right after `up`
+  # resolve Service names.
+  timed "CoreDNS available" "${kc[@]}" -n kube-system rollout status deployment/coredns --timeout=300s
   write_known_hosts
   write_cluster_json
   "${kc[@]}" get nodes -o wide

@@ -46,11 +46,13 @@ quiet() {
 }
 
 # timed NAME CMD...: runs CMD and reports how long it took.
+# Its locals have names of their own: bash's dynamic scope would show a `name` or `dir` declared
+# here to CMD in place of the caller's.
 timed() {
-  local name=$1; shift
-  local start=$SECONDS
+  local timed_what=$1; shift
+  local timed_start=$SECONDS
   "$@"
-  log "$name took $((SECONDS - start))s"
+  log "$timed_what took $((SECONDS - timed_start))s"
 }
 
 # wrapper_module DIR MODULE VERSION [STAGING_VERSION]

@@ -80,8 +80,8 @@ describe.each(k8sMinors)("kind harness, Kubernetes %s", (minor) => {
         const pod = await api.core.readNamespacedPod({ namespace: ns, name: `hello-${w.name}` });
         return pod.status?.phase === "Succeeded" || pod.status?.phase === "Failed" ? pod.status.phase : undefined;
       });
-      expect(phase).toBe("Succeeded");
       const log = await api.core.readNamespacedPodLog({ namespace: ns, name: `hello-${w.name}` });
+      expect(phase, `pod on ${w.name} ended ${phase}; its log:\n${log}`).toBe("Succeeded");
       expect(log).toContain(`hello from hello-${w.name}`);
       expect(log).toMatch(/Address:\s*10\.96\.0\.1\b/);
     }
