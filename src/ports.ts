@@ -20,7 +20,16 @@ export class StaleStateError extends Error {
   }
 }
 
+/** The Node object is gone from the API (404): nothing is left to migrate or roll back. */
+export class NodeGoneError extends Error {
+  constructor(readonly node: string, options?: ErrorOptions) {
+    super(`node ${node} no longer exists`, options);
+    this.name = 'NodeGoneError';
+  }
+}
+
 export interface NodeApi {
+  /** Throws NodeGoneError when the node does not exist. */
   get(name: string): Promise<NodeView>;
   list(labelSelector?: string): Promise<NodeView[]>;
   patch(name: string, patch: NodePatch, options?: PatchOptions): Promise<NodeView>;

@@ -5,7 +5,7 @@ import { driveNode } from '../engine/drive.js';
 import type { EngineDeps } from '../engine/executor.js';
 import type { NodeView } from '../domain/types.js';
 import { ANNOTATIONS } from '../domain/annotations.js';
-import type { WorkloadLister } from '../ports.js';
+import { NodeGoneError, type WorkloadLister } from '../ports.js';
 import { EXIT, type OutputFormat } from './args.js';
 import { checkCluster, renderCheck } from './check.js';
 import { buildNodePlan, PlanRecorder, renderPlanJson, renderPlanText, restingPoint, type NodePlan } from './plan.js';
@@ -35,8 +35,7 @@ async function readNode(ctx: CliContext, name: string): Promise<NodeView> {
   try {
     return await ctx.engine.nodes.get(name);
   } catch (err) {
-    const text = errorText(err);
-    if (/not found|404/.test(text)) throw new Error(`node ${name} not found: check the name with kubectl get nodes (and --context)`, { cause: err });
+    if (err instanceof NodeGoneError) throw new Error(`node ${name} not found: check the name with kubectl get nodes (and --context)`);
     throw err;
   }
 }

@@ -2,7 +2,7 @@
 // fresh read, re-check, retry) and waits driven by a watch on the single node.
 import { PatchStrategy, setHeaderOptions, type CoreV1Api, type V1Node, type Watch } from '@kubernetes/client-node';
 import type { NodePatch, NodeView } from '../domain/types.js';
-import { StaleStateError, type Clock, type NodeApi, type PatchOptions } from '../ports.js';
+import { NodeGoneError, StaleStateError, type Clock, type NodeApi, type PatchOptions } from '../ports.js';
 import { statusCode, toNodeView } from './convert.js';
 import { watchOnce } from './watch.js';
 
@@ -20,6 +20,7 @@ export class KubeNodeApi implements NodeApi {
     try {
       return toNodeView(await this.core.readNode({ name }));
     } catch (err) {
+      if (statusCode(err) === 404) throw new NodeGoneError(name, { cause: err });
       throw new Error(`reading node ${name} failed`, { cause: err });
     }
   }
@@ -49,6 +50,7 @@ export class KubeNodeApi implements NodeApi {
         return toNodeView(await this.core.patchNode({ name, body }, mergePatch));
       } catch (err) {
         if (statusCode(err) === 409 && options.guard && attempt < MAX_CONFLICT_RETRIES) continue;
+        if (statusCode(err) === 404) throw new NodeGoneError(name, { cause: err });
         throw new Error(`patching node ${name} failed${statusCode(err) ? ` (HTTP ${statusCode(err)})` : ''}`, { cause: err });
       }
     }

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { Controller, LostLeadershipError } from '../../src/controller/run.js';
-import { isRelevant } from '../../src/controller/reconciler.js';
+import { isRelevant, reconcileKey } from '../../src/controller/reconciler.js';
+import { WorkQueue } from '../../src/controller/queue.js';
 import { ANNOTATIONS, parseState } from '../../src/domain/annotations.js';
 import type { NodeView } from '../../src/domain/types.js';
 import { isMigrating } from '../../src/engine/decide.js';
@@ -110,6 +111,26 @@ describe('controller', () => {
     const controller = new Controller({ engine: c.deps, watch, lock, log: silentLog, renewIntervalMs: 2_000 });
     await expect(controller.run(new AbortController().signal)).rejects.toBeInstanceOf(LostLeadershipError);
     expect(watch.onChange).toBeUndefined();
+  });
+
+  it('drops a node deleted midway from the queue instead of retrying it forever', async () => {
+    const c = cluster();
+    const queue = new WorkQueue<string>(c.clock, { initialMs: 1_000, maxMs: 60_000 });
+    // Take w1 through a few phases, then delete it as a cluster autoscaler would.
+    for (let i = 0; i < 3; i++) await reconcileKey('w1', c.deps, queue);
+    const state = parseState(c.nodes.nodes.get('w1')!.annotations);
+    expect(state.ok && isMigrating(state.state)).toBe(true);
+    c.nodes.nodes.delete('w1');
+    const outcome = await reconcileKey('w1', c.deps, queue);
+    expect(outcome).toEqual({ kind: 'forget', reason: 'node w1 no longer exists' });
+    expect(queue.failuresOf('w1')).toBe(0);
+    // Nothing re-adds it: after the longest backoff the queue is still empty.
+    while (queue.length) {
+      const key = (await queue.get())!;
+      queue.done(key);
+    }
+    await c.clock.sleep(120_000);
+    expect(queue.length).toBe(0);
   });
 
   it('watches labelled nodes and nodes it is midway through', () => {

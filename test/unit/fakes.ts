@@ -15,7 +15,7 @@ import type {
   RemoteHost,
   SmokeTester,
 } from '../../src/ports.js';
-import { StaleStateError } from '../../src/ports.js';
+import { NodeGoneError, StaleStateError } from '../../src/ports.js';
 
 export const silentLog = pino({ level: 'silent' });
 
@@ -75,7 +75,7 @@ export class FakeNodeApi implements NodeApi {
   }
   async get(name: string) {
     const n = this.nodes.get(name);
-    if (!n) throw new Error(`node ${name} not found`);
+    if (!n) throw new NodeGoneError(name);
     return structuredClone(n);
   }
   async list() {

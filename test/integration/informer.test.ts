@@ -1,0 +1,163 @@
+// The controller's node informer (KubeNodeWatch) against a local HTTP server that answers like the
+// API server: it must recover from a failing list, a failing watch and a watch that goes silent,
+// and resync its cache, without anybody restarting the process.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { NodeView } from '../../src/domain/types.js';
+import { KubeNodeWatch, type NodeInformerOptions } from '../../src/kube/informer.js';
+import { createLogger } from '../../src/log.js';
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+let server: Server;
+let kc: KubeConfig;
+let core: CoreV1Api;
+let onList: Handler;
+let onWatch: Handler;
+let lists = 0;
+let watches = 0;
+let informer: KubeNodeWatch | undefined;
+
+const node = (name: string, rv: string) => ({
+  apiVersion: 'v1',
+  kind: 'Node',
+  metadata: { name, resourceVersion: rv, labels: { 'cri-migrator.dev/migrate': 'containerd' } },
+  spec: {},
+  status: { conditions: [{ type: 'Ready', status: 'True' }], nodeInfo: { containerRuntimeVersion: 'docker://20.10.24', kubeletVersion: 'v1.32.2' } },
+});
+const nodeList = (rv: string, ...items: unknown[]) => ({ kind: 'NodeList', apiVersion: 'v1', metadata: { resourceVersion: rv }, items });
+const json = (res: ServerResponse, code: number, body: unknown) => {
+  res.writeHead(code, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+};
+const fail = (res: ServerResponse) => json(res, 500, { kind: 'Status', code: 500, message: 'etcdserver: request timed out' });
+/** A watch that stays open and says nothing, as a watch behind a dead load balancer would. */
+const silent: Handler = (_req, res) => {
+  res.writeHead(200, { 'content-type': 'application/json' });
+  res.flushHeaders();
+};
+
+/** Collects the warnings the informer logs. */
+function capturingLog() {
+  const lines: { msg: string }[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line) as { msg: string });
+      done();
+    },
+  });
+  return { log: createLogger({ level: 'warn' }, sink), lines };
+}
+
+async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 5_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+const fast: NodeInformerOptions = { resyncMs: 60_000, quietMs: 60_000, initialBackoffMs: 50, maxBackoffMs: 200 };
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    if (req.url?.startsWith('/api/v1/nodes')) {
+      if (req.url.includes('watch=true')) {
+        watches++;
+        return onWatch(req, res);
+      }
+      lists++;
+      return onList(req, res);
+    }
+    json(res, 404, { kind: 'Status', code: 404 });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'local', server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, skipTLSVerify: true }],
+    users: [{ name: 'u' }],
+    contexts: [{ name: 'c', cluster: 'local', user: 'u' }],
+    currentContext: 'c',
+  });
+  core = kc.makeApiClient(CoreV1Api);
+});
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+});
+beforeEach(() => {
+  lists = 0;
+  watches = 0;
+});
+afterEach(async () => {
+  await informer?.stop();
+  informer = undefined;
+  server.closeAllConnections();
+});
+
+describe('KubeNodeWatch', () => {
+  it('retries a failing list with backoff, then a failing watch, and delivers every node', async () => {
+    const { log, lines } = capturingLog();
+    onList = (_req, res) => (lists === 1 ? fail(res) : json(res, 200, nodeList('10', node('w1', '9'))));
+    onWatch = (req, res) => {
+      if (watches === 1) return fail(res);
+      // The second watch resumes from the list's resourceVersion: nothing is listed again.
+      expect(new URL(req.url!, 'http://x').searchParams.get('resourceVersion')).toBe('10');
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write(`${JSON.stringify({ type: 'ADDED', object: node('w2', '11') })}\n`);
+    };
+    const seen: NodeView[] = [];
+    informer = new KubeNodeWatch(kc, core, log, fast);
+    await informer.start((n) => seen.push(n));
+    await until('w1 and w2 delivered', () => seen.some((n) => n.name === 'w2') && seen.some((n) => n.name === 'w1'));
+    expect(lists).toBe(2);
+    expect(watches).toBe(2);
+    expect(lines.filter((l) => l.msg === 'node watch failed; restarting')).toHaveLength(2);
+  });
+
+  it('restarts a watch that goes quiet for longer than quietMs', async () => {
+    const { log, lines } = capturingLog();
+    onList = (_req, res) => json(res, 200, nodeList('10', node('w1', '9')));
+    onWatch = (_req, res) => {
+      if (watches === 1) return silent(_req, res);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write(`${JSON.stringify({ type: 'ADDED', object: node('w2', '11') })}\n`);
+    };
+    const seen: string[] = [];
+    informer = new KubeNodeWatch(kc, core, log, { ...fast, quietMs: 300 });
+    await informer.start((n) => seen.push(n.name));
+    await until('w2 through the second watch', () => seen.includes('w2'));
+    expect(watches).toBeGreaterThanOrEqual(2);
+    expect(lines.some((l) => l.msg === 'node watch went quiet; restarting it')).toBe(true);
+  });
+
+  it('hands every cached node to the controller again on each resync, with no event from the server', async () => {
+    const { log } = capturingLog();
+    onList = (_req, res) => json(res, 200, nodeList('10', node('w1', '9'), node('w2', '9')));
+    onWatch = silent;
+    const seen: string[] = [];
+    informer = new KubeNodeWatch(kc, core, log, { ...fast, resyncMs: 100 });
+    await informer.start((n) => seen.push(n.name));
+    await until('three resyncs', () => seen.filter((n) => n === 'w1').length >= 4 && seen.filter((n) => n === 'w2').length >= 4);
+    expect(lists).toBe(1);
+    expect(watches).toBe(1);
+  });
+
+  it('stops for good: no list or watch after stop()', async () => {
+    const { log } = capturingLog();
+    onList = (_req, res) => fail(res);
+    onWatch = silent;
+    informer = new KubeNodeWatch(kc, core, log, fast);
+    await informer.start(() => undefined);
+    await until('the first list', () => lists >= 1);
+    await informer.stop();
+    const after = lists;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(lists).toBe(after);
+  });
+});
