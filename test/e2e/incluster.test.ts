@@ -76,7 +76,7 @@ describe(`in-cluster deployment on Kubernetes ${minor}`, () => {
       nodes: ["get", "list", "patch", "watch"],
       pods: ["get", "list", "watch"],
       "pods/eviction": ["create"],
-      events: ["create"],
+      events: ["create", "patch"],
     };
     expect(verbsByResource(cluster_)).toEqual(clusterWide);
     // In its own namespace, also the Lease and the smoke pod.

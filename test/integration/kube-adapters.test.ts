@@ -6,6 +6,8 @@ import type { AddressInfo } from 'node:net';
 import { CoreV1Api, KubeConfig, Watch } from '@kubernetes/client-node';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { KubePodEvictor } from '../../src/kube/drain.js';
+import { KubeEventRecorder } from '../../src/kube/events.js';
+import { createLogger } from '../../src/log.js';
 import { KubeNodeApi } from '../../src/kube/nodes.js';
 import { StaleStateError, systemClock } from '../../src/ports.js';
 
@@ -185,5 +187,70 @@ describe('KubePodEvictor over HTTP', () => {
     const remaining = await evictor.waitForDeletion('w1', [pod], AbortSignal.timeout(5_000));
     expect(remaining).toEqual([]);
     expect(seen.find((s) => s.url.includes('watch=true'))!.url).toContain('resourceVersion=100');
+  });
+});
+
+describe('KubeEventRecorder over HTTP', () => {
+  const quiet = createLogger({ level: 'silent' });
+  class StepClock {
+    t = Date.parse('2026-11-23T10:00:00Z');
+    now() {
+      return new Date(this.t);
+    }
+    async sleep() {}
+  }
+
+  it('posts an Event on the Node, counts repeats on it with a merge patch, and posts anew for another message or after the window', async () => {
+    let created = 0;
+    handlers.push((req, _b, res) => {
+      if (req.method === 'POST' && req.url === '/api/v1/namespaces/default/events') return json(res, 201, { metadata: { name: `w1.${++created}`, namespace: 'default' } }), true;
+      if (req.method === 'PATCH' && req.url?.startsWith('/api/v1/namespaces/default/events/')) return json(res, 200, {}), true;
+      return false;
+    });
+    const clock = new StepClock();
+    const recorder = new KubeEventRecorder(core, clock, quiet, 'pod-a', { windowMs: 60_000, maxEntries: 10 });
+    const blocked = { type: 'Warning' as const, reason: 'DrainBlocked', message: 'waiting for: default/web-1 (PodDisruptionBudget web-pdb)' };
+    await recorder.record('w1', blocked);
+    clock.t += 30_000;
+    await recorder.record('w1', blocked);
+    clock.t += 30_000;
+    await recorder.record('w1', blocked);
+    await recorder.record('w1', { ...blocked, message: 'waiting for: default/web-2 (PodDisruptionBudget web-pdb)' });
+    clock.t += 61_000;
+    await recorder.record('w1', blocked);
+
+    expect(seen.map((s) => `${s.method} ${s.url.split('?')[0]}`)).toEqual([
+      'POST /api/v1/namespaces/default/events',
+      'PATCH /api/v1/namespaces/default/events/w1.1',
+      'PATCH /api/v1/namespaces/default/events/w1.1',
+      'POST /api/v1/namespaces/default/events',
+      'POST /api/v1/namespaces/default/events',
+    ]);
+    const [first, second, third] = seen;
+    expect(first!.body).toMatchObject({
+      involvedObject: { kind: 'Node', name: 'w1', uid: 'w1' },
+      type: 'Warning',
+      reason: 'DrainBlocked',
+      count: 1,
+      reportingInstance: 'pod-a',
+    });
+    expect(second!.contentType).toBe('application/merge-patch+json');
+    expect(second!.body).toEqual({ count: 2, lastTimestamp: '2026-11-23T10:00:30.000Z' });
+    expect(third!.body).toEqual({ count: 3, lastTimestamp: '2026-11-23T10:01:00.000Z' });
+  });
+
+  it('posts a new Event when the counted one is gone (404), and never fails the caller', async () => {
+    let posts = 0;
+    handlers.push((req, _b, res) => {
+      if (req.method === 'POST') return posts++ < 2 ? json(res, 201, { metadata: { name: `w1.${posts}` } }) : json(res, 500, { kind: 'Status', code: 500 }), true;
+      if (req.method === 'PATCH') return json(res, 404, { kind: 'Status', code: 404, reason: 'NotFound' }), true;
+      return false;
+    });
+    const recorder = new KubeEventRecorder(core, new StepClock(), quiet, 'pod-a');
+    const ev = { type: 'Normal' as const, reason: 'MigrationStarted', message: 'cordoning' };
+    await recorder.record('w1', ev);
+    await recorder.record('w1', ev); // PATCH 404 -> POST w1.2
+    await recorder.record('w1', ev); // PATCH w1.2 404 -> POST 500: logged, not thrown
+    expect(seen.map((s) => `${s.method} ${s.url.split('?')[0].split('/').pop()}`)).toEqual(['POST events', 'PATCH w1.1', 'POST events', 'PATCH w1.2', 'POST events']);
   });
 });

@@ -30,7 +30,7 @@ describe('manifests', () => {
         )
         .sort();
     expect(rules('ClusterRole')).toEqual(
-      ['core/events:create', 'core/nodes:get', 'core/nodes:list', 'core/nodes:patch', 'core/nodes:watch', 'core/pods/eviction:create', 'core/pods:get', 'core/pods:list', 'core/pods:watch'].sort(),
+      ['core/events:create', 'core/events:patch', 'core/nodes:get', 'core/nodes:list', 'core/nodes:patch', 'core/nodes:watch', 'core/pods/eviction:create', 'core/pods:get', 'core/pods:list', 'core/pods:watch'].sort(),
     );
     expect(rules('Role')).toEqual(
       ['coordination.k8s.io/leases:create', 'coordination.k8s.io/leases:get', 'coordination.k8s.io/leases:update', 'core/pods:create', 'core/pods:delete', 'core/pods:get', 'core/pods:watch'].sort(),
