@@ -251,6 +251,6 @@ describe('KubeEventRecorder over HTTP', () => {
     await recorder.record('w1', ev);
     await recorder.record('w1', ev); // PATCH 404 -> POST w1.2
     await recorder.record('w1', ev); // PATCH w1.2 404 -> POST 500: logged, not thrown
-    expect(seen.map((s) => `${s.method} ${s.url.split('?')[0].split('/').pop()}`)).toEqual(['POST events', 'PATCH w1.1', 'POST events', 'PATCH w1.2', 'POST events']);
+    expect(seen.map((s) => `${s.method} ${s.url.split('?')[0]!.split('/').pop()}`)).toEqual(['POST events', 'PATCH w1.1', 'POST events', 'PATCH w1.2', 'POST events']);
   });
 });
