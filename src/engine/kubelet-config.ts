@@ -34,8 +34,17 @@ export function rewriteRuntimeEndpoint(text: string | null, path: string): strin
   if (text === null) return null;
   const doc = parseDocument(text, path);
   if (!doc.has('containerRuntimeEndpoint')) return null;
+  // Edit the one line where the key sits at the top level in block style (what kubeadm writes), so
+  // the diff is that line and nothing else; check the result says what we meant.
+  const line = /^containerRuntimeEndpoint:.*$/gm;
+  if ((text.match(line) ?? []).length === 1) {
+    const edited = text.replace(line, `containerRuntimeEndpoint: ${CONTAINERD_SOCKET}`);
+    const check = YAML.parseDocument(edited);
+    if (check.errors.length === 0 && check.get('containerRuntimeEndpoint') === CONTAINERD_SOCKET) return edited;
+  }
+  // Any other layout: re-serialize, keeping the file's style of sequence indentation.
   doc.set('containerRuntimeEndpoint', CONTAINERD_SOCKET);
-  return doc.toString();
+  return doc.toString({ indentSeq: !/^- /m.test(text) });
 }
 
 function parseDocument(text: string, path: string): YAML.Document {
