@@ -28,12 +28,19 @@ export class FakeClock implements Clock {
   sleep = (ms: number, signal?: AbortSignal) =>
     new Promise<void>((resolve, reject) => {
       if (signal?.aborted) return reject(signal.reason);
-      const timer = { due: this.t + Math.max(0, ms), fire: () => resolve() };
-      this.timers.push(timer);
-      signal?.addEventListener('abort', () => {
+      const onAbort = () => {
         this.timers = this.timers.filter((x) => x !== timer);
-        reject(signal.reason);
-      });
+        reject(signal!.reason);
+      };
+      const timer = {
+        due: this.t + Math.max(0, ms),
+        fire: () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        },
+      };
+      this.timers.push(timer);
+      signal?.addEventListener('abort', onAbort, { once: true });
       this.pump();
     });
   private pump() {
