@@ -3,7 +3,7 @@
 // is replaced by one that finishes it. Each Kubernetes version gets a fresh cluster of its own
 // (the workers start on Docker), removed afterwards unless E2E_KEEP=1.
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
-import { PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
+import { PatchStrategy, setHeaderOptions, Watch } from "@kubernetes/client-node";
 import type * as k8s from "@kubernetes/client-node";
 import { ensureCluster, k8sMinors, kubeClients, releaseCluster, sshRun, waitFor, type Cluster } from "./harness.js";
 import { runCli, startController, writeConfig, type RunningController } from "./controller.js";
@@ -35,27 +35,52 @@ describe.each(k8sMinors)("migration on Kubernetes %s", (minor) => {
     });
   }
 
-  /** Ready pods of the guarded Deployment, sampled every 250 ms: the lowest count seen. */
-  function watchAvailability() {
-    let min = Number.POSITIVE_INFINITY;
-    let samples = 0;
+  /**
+   * Ready pods of the guarded Deployment, followed through a watch (a list, then every change
+   * from its resourceVersion): the lowest count after any change, so no dip can fall between
+   * two samples.
+   */
+  async function watchAvailability() {
+    const isReady = (p: k8s.V1Pod) =>
+      !p.metadata?.deletionTimestamp && (p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false);
+    const list = await api.core.listNamespacedPod({ namespace: ns, labelSelector: "app=web" });
+    const ready = new Map(list.items.map((p) => [p.metadata!.name!, isReady(p)]));
+    const count = () => [...ready.values()].filter(Boolean).length;
+    let min = count();
+    let changes = 0;
+    let resourceVersion = list.metadata!.resourceVersion!;
+    let request: AbortController | undefined;
     let stopped = false;
-    const loop = (async () => {
-      while (!stopped) {
-        const pods = (await api.core.listNamespacedPod({ namespace: ns, labelSelector: "app=web" })).items;
-        const ready = pods.filter(
-          (p) => !p.metadata?.deletionTimestamp && p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
-        ).length;
-        min = Math.min(min, ready);
-        samples++;
-        await new Promise((r) => setTimeout(r, 250));
-      }
-    })();
+    let failure: unknown;
+    const watch = new Watch(api.kc);
+    const start = async (): Promise<void> => {
+      request = await watch.watch(
+        `/api/v1/namespaces/${ns}/pods`,
+        { labelSelector: "app=web", resourceVersion, allowWatchBookmarks: true },
+        (type: string, pod: k8s.V1Pod) => {
+          resourceVersion = pod.metadata?.resourceVersion ?? resourceVersion;
+          if (type === "BOOKMARK") return;
+          if (type === "ERROR") return void (failure = new Error(`pod watch error: ${JSON.stringify(pod)}`));
+          changes++;
+          if (type === "DELETED") ready.delete(pod.metadata!.name!);
+          else ready.set(pod.metadata!.name!, isReady(pod));
+          min = Math.min(min, count());
+        },
+        // A watch the server ends is resumed from the last resourceVersion seen.
+        (err: unknown) => {
+          if (stopped) return;
+          if (err) failure = err;
+          else void start().catch((e: unknown) => (failure = e));
+        },
+      );
+    };
+    await start();
     return {
       async stop() {
         stopped = true;
-        await loop;
-        return { min, samples };
+        request?.abort();
+        if (failure) throw failure;
+        return { min, changes };
       },
     };
   }
@@ -155,7 +180,7 @@ describe.each(k8sMinors)("migration on Kubernetes %s", (minor) => {
     const podsOnTarget = (await api.core.listNamespacedPod({ namespace: ns, fieldSelector: `spec.nodeName=${target}` })).items.length;
 
     controller = await startController(cluster, configPath, "first");
-    const availability = watchAvailability();
+    const availability = await watchAvailability();
     const started = Date.now();
     await api.core.patchNode({ name: target, body: { metadata: { labels: { [label]: "containerd" } } } }, mergePatch());
     const done = await waitPhase(target, ["Succeeded", "RolledBack"], 15 * 60_000);
@@ -163,7 +188,7 @@ describe.each(k8sMinors)("migration on Kubernetes %s", (minor) => {
     const seen = await availability.stop();
     console.table(await timeline(target));
     console.log(`${target}: ${phaseOf(done)} in ${elapsed.toFixed(1)} s; ${podsOnTarget} guarded pods were on it; ` +
-      `lowest Ready count of ${replicas} seen: ${seen.min} over ${seen.samples} samples`);
+      `lowest Ready count of ${replicas} seen: ${seen.min} over ${seen.changes} pod changes (watched)`);
 
     expect(phaseOf(done)).toBe("Succeeded");
     expect(done.status?.nodeInfo?.containerRuntimeVersion).toMatch(/^containerd:\/\//);
@@ -171,6 +196,7 @@ describe.each(k8sMinors)("migration on Kubernetes %s", (minor) => {
     expect(done.spec?.unschedulable ?? false).toBe(false);
     expect(done.metadata?.labels?.["cri-migrator.dev/migrated"]).toBe("containerd");
     expect(done.metadata?.annotations?.["kubeadm.alpha.kubernetes.io/cri-socket"]).toBe("unix:///run/containerd/containerd.sock");
+    expect(seen.changes).toBeGreaterThanOrEqual(podsOnTarget); // the watch saw the evictions at least
     expect(seen.min).toBeGreaterThanOrEqual(replicas - maxUnavailable);
     // The node's files are what containerd and kubelet need.
     const { stdout } = await sshRun(cluster, ipOf(cluster, target),
