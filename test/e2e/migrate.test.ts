@@ -238,6 +238,8 @@ describe.each(k8sMinors)("migration on Kubernetes %s", (minor) => {
     console.log(`${target}: ${phaseOf(done)} in ${((Date.now() - started) / 1000).toFixed(1)} s: ${done.metadata?.annotations?.["cri-migrator.dev/rollback-reason"]}`);
 
     expect(phaseOf(done)).toBe("RolledBack");
+    // Told apart from a slow start: the reason is the plugin that failed, and why.
+    expect(done.metadata?.annotations?.["cri-migrator.dev/rollback-reason"]).toMatch(/CRI plugin failed to load[\s\S]*no-such-snapshotter/);
     const after = await waitFor(`${target} Ready on Docker`, 300_000, async () => {
       const n = await node(target);
       const ready = n.status?.conditions?.find((c) => c.type === "Ready")?.status === "True";
