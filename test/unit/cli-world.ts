@@ -5,12 +5,10 @@ import type { CliContext } from '../../src/cli/commands.js';
 import { KUBEADM_CRI_SOCKET_ANNOTATION } from '../../src/domain/annotations.js';
 import type { NodeView } from '../../src/domain/types.js';
 import type { EngineDeps } from '../../src/engine/executor.js';
-import { Mutex } from '../../src/engine/mutex.js';
-import { loadPlaybooks } from '../../src/playbooks/loader.js';
 import type { PodHostPaths } from '../../src/ports.js';
 import { DOCKERSHIM_FLAGS, factsOutput, KUBELET_CONFIG_SYSTEMD, type HostSpec } from './facts-fixture.js';
 import { PATHS } from '../../src/engine/facts.js';
-import { FakeClock, FakeEvents, FakeEvictor, FakeNodeApi, FakeRemote, FakeSmoke, makeNode, makePod, silentLog } from './fakes.js';
+import { fakeEngine, FakeClock, FakeEvents, FakeSmoke, FakeEvictor, FakeNodeApi, FakeRemote, makeNode, makePod } from './fakes.js';
 
 export interface CliWorld {
   ctx: CliContext;
@@ -59,20 +57,8 @@ export function cliWorld(options: { config?: Config; w1?: Partial<NodeView>; hos
   remote.files.set(PATHS.kubeadmFlags, { content: DOCKERSHIM_FLAGS, mode: 0o644 });
   remote.files.set(PATHS.kubeletConfig, { content: KUBELET_CONFIG_SYSTEMD, mode: 0o644 });
   remote.files.set(PATHS.containerdConfig, { content: 'disabled_plugins = ["cri"]\n', mode: 0o644 });
-  const events = new FakeEvents();
-  const smoke = new FakeSmoke();
-  const engine: EngineDeps = {
-    config,
-    nodes,
-    evictor,
-    events,
-    smoke,
-    connect: async () => remote,
-    playbooks: loadPlaybooks(config.playbooksDir),
-    clock,
-    log: silentLog,
-    admission: new Mutex(),
-  };
+  const engine = fakeEngine({ config, nodes, evictor, clock, connect: async () => remote });
+  const { events, smoke } = engine;
   const stdout: string[] = [];
   const stderr: string[] = [];
   const progress: string[] = [];

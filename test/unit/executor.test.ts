@@ -4,11 +4,9 @@ import { ANNOTATIONS, KUBEADM_CRI_SOCKET_ANNOTATION, MIGRATED_LABEL, serializeSt
 import type { MigrationState, NodeView } from '../../src/domain/types.js';
 import { driveNode } from '../../src/engine/drive.js';
 import { ActionFailedError, reconcileNode, type EngineDeps } from '../../src/engine/executor.js';
-import { Mutex } from '../../src/engine/mutex.js';
 import { withDryRun } from '../../src/dry-run.js';
-import { loadPlaybooks } from '../../src/playbooks/loader.js';
 import { factsOutput } from './facts-fixture.js';
-import { FakeClock, FakeEvents, FakeEvictor, FakeNodeApi, FakeRemote, FakeSmoke, makeNode, makePod, silentLog, type Responder } from './fakes.js';
+import { fakeEngine, FakeClock, FakeEvents, FakeSmoke, FakeEvictor, FakeNodeApi, FakeRemote, makeNode, makePod, type Responder } from './fakes.js';
 
 const DOCKERSHIM_SOCKET = '/var/run/dockershim.sock';
 
@@ -50,20 +48,8 @@ function world(options: { config?: Config; w1?: Partial<NodeView>; kubeletComesB
     },
   ];
   const remote = new FakeRemote(responders);
-  const events = new FakeEvents();
-  const smoke = new FakeSmoke();
-  const deps: EngineDeps = {
-    config,
-    nodes,
-    evictor,
-    events,
-    smoke,
-    connect: async () => remote,
-    playbooks: loadPlaybooks(config.playbooksDir),
-    clock,
-    log: silentLog,
-    admission: new Mutex(),
-  };
+  const deps = fakeEngine({ config, nodes, evictor, clock, connect: async () => remote });
+  const { events, smoke } = deps;
   return { deps, clock, nodes, evictor, remote, events, smoke };
 }
 

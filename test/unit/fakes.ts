@@ -16,6 +16,10 @@ import type {
   SmokeTester,
 } from '../../src/ports.js';
 import { NodeGoneError, StaleStateError } from '../../src/ports.js';
+import type { Config } from '../../src/config.js';
+import type { EngineDeps } from '../../src/engine/executor.js';
+import { Mutex } from '../../src/engine/mutex.js';
+import { loadPlaybooks } from '../../src/playbooks/loader.js';
 
 export const silentLog = pino({ level: 'silent' });
 
@@ -195,4 +199,22 @@ export class FakeSmoke implements SmokeTester {
     this.runs.push({ node, image: options.image });
     if (this.failWith) throw this.failWith;
   }
+}
+
+/** The engine's dependencies over these fakes: fresh events, smoke tester, playbooks and lock. */
+export function fakeEngine(parts: {
+  config: Config;
+  nodes: FakeNodeApi;
+  evictor: FakeEvictor;
+  clock: FakeClock;
+  connect: EngineDeps['connect'];
+}): EngineDeps & { events: FakeEvents; smoke: FakeSmoke } {
+  return {
+    ...parts,
+    events: new FakeEvents(),
+    smoke: new FakeSmoke(),
+    playbooks: loadPlaybooks(parts.config.playbooksDir),
+    log: silentLog,
+    admission: new Mutex(),
+  };
 }
