@@ -1,18 +1,18 @@
 // The controller's node informer (KubeNodeWatch) against a local HTTP server that answers like the
 // API server: it must recover from a failing list, a failing watch and a watch that goes silent,
 // and resync its cache, without anybody restarting the process.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Writable } from 'node:stream';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { NodeView } from '../../src/domain/types.js';
 import { KubeNodeWatch, type NodeInformerOptions } from '../../src/kube/informer.js';
 import { createLogger } from '../../src/log.js';
+import { json, startLocalApi } from './local-api.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
-let server: Server;
+let api: Awaited<ReturnType<typeof startLocalApi>>;
 let kc: KubeConfig;
 let core: CoreV1Api;
 let onList: Handler;
@@ -29,10 +29,6 @@ const node = (name: string, rv: string) => ({
   status: { conditions: [{ type: 'Ready', status: 'True' }], nodeInfo: { containerRuntimeVersion: 'docker://20.10.24', kubeletVersion: 'v1.32.2' } },
 });
 const nodeList = (rv: string, ...items: unknown[]) => ({ kind: 'NodeList', apiVersion: 'v1', metadata: { resourceVersion: rv }, items });
-const json = (res: ServerResponse, code: number, body: unknown) => {
-  res.writeHead(code, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(body));
-};
 const fail = (res: ServerResponse) => json(res, 500, { kind: 'Status', code: 500, message: 'etcdserver: request timed out' });
 /** A watch that stays open and says nothing, as a watch behind a dead load balancer would. */
 const silent: Handler = (_req, res) => {
@@ -65,7 +61,7 @@ async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 5_
 const fast: NodeInformerOptions = { resyncMs: 60_000, quietMs: 60_000, initialBackoffMs: 50, maxBackoffMs: 200 };
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
+  api = await startLocalApi((req, res) => {
     if (req.url?.startsWith('/api/v1/nodes')) {
       if (req.url.includes('watch=true')) {
         watches++;
@@ -76,20 +72,10 @@ beforeAll(async () => {
     }
     json(res, 404, { kind: 'Status', code: 404 });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'local', server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, skipTLSVerify: true }],
-    users: [{ name: 'u' }],
-    contexts: [{ name: 'c', cluster: 'local', user: 'u' }],
-    currentContext: 'c',
-  });
+  kc = api.kc;
   core = kc.makeApiClient(CoreV1Api);
 });
-afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-});
+afterAll(() => api.close());
 beforeEach(() => {
   lists = 0;
   watches = 0;
@@ -97,7 +83,7 @@ beforeEach(() => {
 afterEach(async () => {
   await informer?.stop();
   informer = undefined;
-  server.closeAllConnections();
+  api.server.closeAllConnections();
 });
 
 describe('KubeNodeWatch', () => {

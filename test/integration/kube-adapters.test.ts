@@ -1,15 +1,15 @@
 // The Kubernetes adapters against a local HTTP server that answers like the API server, to check
 // the wire protocol client-node v1 produces: patch content types, the resourceVersion guard and
 // 409 retry, eviction dry runs and 429s, field selectors, and watch-driven waits.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { CoreV1Api, KubeConfig, Watch } from '@kubernetes/client-node';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { CoreV1Api, Watch } from '@kubernetes/client-node';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { KubePodEvictor } from '../../src/kube/drain.js';
 import { KubeEventRecorder } from '../../src/kube/events.js';
 import { createLogger } from '../../src/log.js';
 import { KubeNodeApi } from '../../src/kube/nodes.js';
 import { StaleStateError, systemClock } from '../../src/ports.js';
+import { json, startLocalApi } from './local-api.js';
 
 interface Seen {
   method: string;
@@ -19,7 +19,7 @@ interface Seen {
 }
 type Handler = (req: IncomingMessage, body: string, res: ServerResponse) => boolean;
 
-let server: Server;
+let api: Awaited<ReturnType<typeof startLocalApi>>;
 let seen: Seen[] = [];
 let handlers: Handler[] = [];
 let core: CoreV1Api;
@@ -33,13 +33,9 @@ const node = (rv: string, extra: Record<string, unknown> = {}) => ({
   status: { conditions: [{ type: 'Ready', status: 'True' }], nodeInfo: { containerRuntimeVersion: 'docker://20.10.24', kubeletVersion: 'v1.23.17' } },
   ...extra,
 });
-const json = (res: ServerResponse, code: number, body: unknown) => {
-  res.writeHead(code, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(body));
-};
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
+  api = await startLocalApi((req, res) => {
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', () => {
@@ -48,21 +44,10 @@ beforeAll(async () => {
       json(res, 404, { kind: 'Status', code: 404, message: 'not found' });
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'local', server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, skipTLSVerify: true }],
-    users: [{ name: 'u' }],
-    contexts: [{ name: 'c', cluster: 'local', user: 'u' }],
-    currentContext: 'c',
-  });
-  core = kc.makeApiClient(CoreV1Api);
-  watch = new Watch(kc);
+  core = api.kc.makeApiClient(CoreV1Api);
+  watch = new Watch(api.kc);
 });
-afterAll(async () => {
-  server.closeAllConnections(); // keep-alive and watch connections would hold close() open
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-});
+afterAll(() => api.close());
 beforeEach(() => {
   seen = [];
   handlers = [];
