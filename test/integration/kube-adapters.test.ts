@@ -8,7 +8,7 @@ import { KubePodEvictor } from '../../src/kube/drain.js';
 import { KubeEventRecorder } from '../../src/kube/events.js';
 import { createLogger } from '../../src/log.js';
 import { KubeNodeApi } from '../../src/kube/nodes.js';
-import { StaleStateError, systemClock } from '../../src/ports.js';
+import { NodeGoneError, StaleStateError, systemClock } from '../../src/ports.js';
 import { json, startLocalApi } from './local-api.js';
 
 interface Seen {
@@ -77,6 +77,14 @@ describe('KubeNodeApi over HTTP', () => {
     expect(sent[0]!.contentType).toBe('application/merge-patch+json');
     expect(sent[0]!.body).toEqual({ metadata: { annotations: { 'cri-migrator.dev/intent': 'Drained', gone: null }, resourceVersion: '5' }, spec: { unschedulable: true } });
     expect((sent[1]!.body as { metadata: { resourceVersion: string } }).metadata.resourceVersion).toBe('6');
+  });
+
+  it('reports a node the API server does not know (404) as NodeGoneError, on read and on patch', async () => {
+    // No handler: every request is answered 404.
+    const api = new KubeNodeApi(core, watch, systemClock);
+    await expect(api.get('gone')).rejects.toThrow(new NodeGoneError('gone'));
+    await expect(api.get('gone')).rejects.toBeInstanceOf(NodeGoneError);
+    await expect(api.patch('gone', { unschedulable: true })).rejects.toBeInstanceOf(NodeGoneError);
   });
 
   it('refuses to patch when the guard fails on the fresh read', async () => {
