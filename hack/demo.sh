@@ -19,8 +19,10 @@ mapfile -t workers < <(jq -r '.nodes[] | select(.role == "worker") | .name' "$js
 ((${#workers[@]} >= 2)) || die "expected two workers in $json"
 
 # The CLI from this checkout, with the cluster's SSH key and known_hosts (host keys read out of band).
+# Without the harness's CRI_MIGRATOR_CACHE: the CLI reads CRI_MIGRATOR_* variables as its own
+# settings and refuses one it does not know.
 cri_migrator() {
-  node "$REPO_DIR/dist/main.js" "$@" --kubeconfig "$kubeconfig" \
+  env -u CRI_MIGRATOR_CACHE node "$REPO_DIR/dist/main.js" "$@" --kubeconfig "$kubeconfig" \
     --set "ssh.privateKeyPath=$(jq -r .sshKey "$json")" --set "ssh.knownHostsPath=$(jq -r .knownHosts "$json")"
 }
 

@@ -15,6 +15,19 @@ ETCD_VERSION=v3.5.16
 COREDNS_VERSION=v1.11.3
 CNI_PLUGINS_VERSION=v1.6.2
 CRI_DOCKERD_VERSION=v0.3.14
+# Packaging tools (hack/build-pkg-tools.sh): Helm for the chart, krew for the plugin manifest.
+# Helm v4 (v3 gets security fixes only); it needs Go 1.26, the machine's own toolchain.
+HELM_VERSION=v4.3.2
+HELM_GOTOOLCHAIN=go1.26.8
+KREW_VERSION=v0.4.3
+# containerd 2.x for the node image variants (hack/build-containerd.sh): cd2 is the 2.2 line
+# that issue 10 was tried on; cd2new is the newest release the module proxy here serves.
+CONTAINERD2_VERSION=v2.2.9
+CONTAINERD2_NEW_VERSION=v2.4.2
+# The load balancer image kind v0.30.0 runs in front of several control planes
+# (sigs.k8s.io/kind pkg/cluster/internal/loadbalancer/const.go). It cannot be pulled here:
+# hack/build-lb.sh builds one from Debian's haproxy under this name.
+KIND_HAPROXY_IMAGE=docker.io/kindest/haproxy:v20230606-42a2262b
 # The workload image of the tests, preloaded on every node.
 TEST_APP_IMAGE=cri-migrator.local/testapp:1
 # Kubernetes versions the harness knows, and the Go toolchain each is built with.

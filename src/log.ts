@@ -64,3 +64,14 @@ function redactObjectText<T extends Record<string, unknown>>(object: T): T {
   }
   return out as T;
 }
+
+/**
+ * Credentials in URLs shown to people (plan output): http://user:***@host, and http://***@host for
+ * a user part alone (often a token). The files written keep them.
+ */
+export function maskUrlCredentials(text: string): string {
+  return text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/)([^\s/?#@]+)@/gi, (_whole, scheme: string, userinfo: string) => {
+    const colon = userinfo.indexOf(':');
+    return colon >= 0 ? `${scheme}${userinfo.slice(0, colon)}:***@` : `${scheme}***@`;
+  });
+}

@@ -1,8 +1,9 @@
 // The narrow interfaces the engine and controller depend on. Adapters in kube/ and remote/
 // implement them; tests implement them in a few lines.
-import type { ExecResult, NodePatch, NodeView, PodView } from './domain/types.js';
+import type { BudgetView, ExecResult, NodePatch, NodeView, PodView } from './domain/types.js';
 
-export type { ExecResult, NodePatch, NodeView, PodView } from './domain/types.js';
+export type { BudgetView, ExecResult, NodePatch, NodeView, PodView } from './domain/types.js';
+export { ApiUnavailableError, HostUnreachableError, UnavailableError } from './domain/errors.js';
 
 export interface PatchOptions {
   /**
@@ -25,6 +26,17 @@ export class NodeGoneError extends Error {
   constructor(readonly node: string, options?: ErrorOptions) {
     super(`node ${node} no longer exists`, options);
     this.name = 'NodeGoneError';
+  }
+}
+
+/** The Lease's namespace does not exist: leader election can never succeed until a human acts. */
+export class LeaseNamespaceMissingError extends Error {
+  constructor(namespace: string, options?: ErrorOptions) {
+    super(
+      `the namespace ${namespace} of the leader Lease does not exist: create it (kubectl create namespace ${namespace}) or set leaderElection.namespace`,
+      options,
+    );
+    this.name = 'LeaseNamespaceMissingError';
   }
 }
 
@@ -61,6 +73,8 @@ export interface PodEvictor {
    * the pods still present when it stopped.
    */
   waitForDeletion(nodeName: string, pods: readonly PodView[], signal: AbortSignal): Promise<PodView[]>;
+  /** A PodDisruptionBudget named by a blocked eviction; undefined when it no longer exists. */
+  readBudget(namespace: string, name: string): Promise<BudgetView | undefined>;
 }
 
 export interface ExecOptions {
@@ -146,6 +160,45 @@ export interface NodeWatch {
   stop(): Promise<void>;
 }
 
+/** A control-plane static pod, as its mirror pod in kube-system shows it. */
+export interface StaticPodView {
+  node: string;
+  /** etcd, kube-apiserver, kube-controller-manager, kube-scheduler (label component). */
+  component: string;
+  name: string;
+  /** The Ready condition: its probes (etcd's health, the API server's /readyz) pass. */
+  ready: boolean;
+  /** The runtime its container runs on, from the container ID (docker, containerd), "" before it runs. */
+  runtime: string;
+}
+
+/** The control plane as the API shows it. */
+export interface ControlPlaneApi {
+  /** The static pods of every control-plane node (kube-system, tier=control-plane). */
+  staticPods(): Promise<StaticPodView[]>;
+  /**
+   * Resolve once every one of `components` on `node` is Ready on `runtime`, rechecking while the
+   * API server restarts; reject after timeoutMs saying what was last seen.
+   */
+  waitForStaticPods(node: string, runtime: 'docker' | 'containerd', components: readonly string[], timeoutMs: number, signal?: AbortSignal): Promise<void>;
+}
+
+/** `cri-migrator pause`: who paused the rollout, when, why. */
+export interface PauseState {
+  by: string;
+  at: Date;
+  reason: string;
+}
+
+/** Rollout-wide facts that do not live on a Node: the pause, and pods that hold the rollout back. */
+export interface RolloutStore {
+  readPause(): Promise<PauseState | undefined>;
+  /** undefined resumes. */
+  writePause(pause: PauseState | undefined): Promise<void>;
+  /** namespace/name of up to `limit` pods matching the label selector, in every namespace. */
+  podsMatching(selector: string, limit: number): Promise<string[]>;
+}
+
 /** A pod's host-path volumes, for `check` (workloads that mount the Docker socket). */
 export interface PodHostPaths {
   namespace: string;
@@ -157,7 +210,17 @@ export interface PodHostPaths {
   hostPaths: readonly { volume: string; path: string }[];
 }
 
+/** A workload's pod template hostPath volumes: what its pods will mount, running or not (a CronJob between runs, a Deployment at 0). */
+export interface WorkloadHostPaths {
+  /** Deployment, StatefulSet, DaemonSet, ReplicaSet (not a Deployment's), Job (not a CronJob's), CronJob. */
+  kind: string;
+  namespace: string;
+  name: string;
+  hostPaths: readonly { volume: string; path: string }[];
+}
+
 /** Read-only inventory of the workloads in the cluster. */
 export interface WorkloadLister {
   listPodHostPaths(): Promise<PodHostPaths[]>;
+  listWorkloadHostPaths(): Promise<WorkloadHostPaths[]>;
 }

@@ -31,12 +31,14 @@ export type Invocation =
   | { command: 'help'; text: string }
   | { command: 'version' }
   | { command: 'run'; global: GlobalOptions }
-  | { command: 'plan'; global: GlobalOptions; nodes: string[]; output: OutputFormat; retry: boolean }
-  | { command: 'migrate'; global: GlobalOptions; nodes: string[]; retry: boolean }
+  | { command: 'plan'; global: GlobalOptions; nodes: string[]; output: OutputFormat; retry: boolean; force: boolean }
+  | { command: 'migrate'; global: GlobalOptions; nodes: string[]; retry: boolean; force: boolean }
   | { command: 'status'; global: GlobalOptions; output: OutputFormat }
+  | { command: 'pause'; global: GlobalOptions; reason: string }
+  | { command: 'resume'; global: GlobalOptions }
   | { command: 'check'; global: GlobalOptions; output: OutputFormat };
 
-export type CommandName = 'run' | 'plan' | 'migrate' | 'status' | 'check';
+export type CommandName = 'run' | 'plan' | 'migrate' | 'status' | 'check' | 'pause' | 'resume';
 
 const GLOBAL_HELP = `global options:
   --kubeconfig FILE    kubeconfig to use (default: $KUBECONFIG, ~/.kube/config, or in-cluster)
@@ -59,6 +61,7 @@ file, and the net patch of the node's labels and annotations. Same as migrate --
 options:
   -o, --output FORMAT  text (default) or json
   --retry              plan a retry of a node that ended RolledBack or Failed
+  --force              plan a takeover of a node whose claim has expired
 
 exit status: 0 when every plan can go through, 1 when one would fail (e.g. a failed preflight
 check or a pod the drain refuses), 2 on bad usage.`,
@@ -69,12 +72,15 @@ check or a pod the drain refuses), 2 on bad usage.`,
     details: `Drives each node through the state machine from this machine, printing one line per step
 on stderr. A node without the migrate label (config "selector") is labelled first: naming it
 here is the request. The state is kept on the Node, so an interrupted run resumes where it
-stopped when started again (from here or by the in-cluster controller). Do not run it against
-nodes the in-cluster controller is migrating at the same time.
+stopped when started again (from here or by the in-cluster controller). Before acting it claims
+the node (cri-migrator.dev/holder); a node another actor (the in-cluster controller, another
+migrate) holds is refused, naming the holder, and the controller leaves the nodes this holds.
 
 options:
   --retry              start again on a node that ended RolledBack or Failed (clears its
                        cri-migrator.dev/ state first; without it such a node is reported, not touched)
+  --force              take over a node whose claim (cri-migrator.dev/holder) has expired,
+                       after making sure that actor is gone; a live claim is never taken
   --dry-run            same as "cri-migrator plan"
   -o, --output FORMAT  with --dry-run: text (default) or json
 
@@ -102,6 +108,24 @@ options:
   -o, --output FORMAT  text (default) or json
 
 exit status: 0 when nothing is found, 1 when Docker nodes or socket users remain.`,
+  },
+  pause: {
+    summary: 'hold back every new node of the rollout (nodes in flight finish)',
+    usage: 'cri-migrator pause [--reason TEXT]',
+    details: `Writes the pause into the ConfigMap cri-migrator-rollout (in rollout.namespace, default the
+Lease's namespace). Every actor (the controller, every migrate) reads it before starting a node:
+no new node starts until "cri-migrator resume". Nodes already in flight finish. status shows
+who paused and when.
+
+options:
+  --reason TEXT        why, shown by status`,
+  },
+  resume: {
+    summary: 'let the rollout go on: clear the pause and every halt',
+    usage: 'cri-migrator resume',
+    details: `Clears the pause (cri-migrator pause) and the halt that a RolledBack or Failed node puts on the
+rollout (rollout.haltOnFailure: the annotation cri-migrator.dev/halt on that node). The nodes
+that failed stay as they are: retry them with migrate --retry once their cause is fixed.`,
   },
   run: {
     summary: 'run the controller (what the in-cluster Deployment runs)',
@@ -148,10 +172,12 @@ const OUTPUT_OPTION = { output: { type: 'string', short: 'o' } } as const satisf
 
 const COMMAND_OPTIONS = {
   run: {},
-  plan: { ...OUTPUT_OPTION, retry: { type: 'boolean' } },
-  migrate: { ...OUTPUT_OPTION, retry: { type: 'boolean' }, 'dry-run': { type: 'boolean' } },
+  plan: { ...OUTPUT_OPTION, retry: { type: 'boolean' }, force: { type: 'boolean' } },
+  migrate: { ...OUTPUT_OPTION, retry: { type: 'boolean' }, 'dry-run': { type: 'boolean' }, force: { type: 'boolean' } },
   status: OUTPUT_OPTION,
   check: OUTPUT_OPTION,
+  pause: { reason: { type: 'string' } },
+  resume: {},
 } as const satisfies Record<CommandName, ParseArgsConfig['options']>;
 
 function isCommand(name: string): name is CommandName {
@@ -244,13 +270,19 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
     case 'check':
       noPositionals();
       return { command, global, output };
+    case 'pause':
+      noPositionals();
+      return { command, global, reason: (v['reason'] as string | undefined) ?? '' };
+    case 'resume':
+      noPositionals();
+      return { command, global };
     case 'plan':
       needNodes();
-      return { command, global, nodes, output, retry: v['retry'] === true };
+      return { command, global, nodes, output, retry: v['retry'] === true, force: v['force'] === true };
     case 'migrate':
       needNodes();
-      if (v['dry-run'] === true) return { command: 'plan', global, nodes, output, retry: v['retry'] === true };
+      if (v['dry-run'] === true) return { command: 'plan', global, nodes, output, retry: v['retry'] === true, force: v['force'] === true };
       if (v['output'] !== undefined) throw new UsageError('-o/--output goes with --dry-run (or use "plan"); migrate reports progress on stderr', command);
-      return { command, global, nodes, retry: v['retry'] === true };
+      return { command, global, nodes, retry: v['retry'] === true, force: v['force'] === true };
   }
 }

@@ -1,13 +1,26 @@
-// `check`: what still depends on Docker. Nodes whose kubelet reports docker://, and pods that mount
-// a Docker (or dockershim/cri-dockerd) socket through a hostPath: they lose it once their node runs
-// containerd (docker-in-docker builds, log and monitoring agents, CI runners). Pure.
+// `check`: what still depends on Docker. Nodes whose kubelet reports docker://; pods and the pod
+// templates of workloads (Deployments, StatefulSets, DaemonSets, ReplicaSets, Jobs, CronJobs:
+// also those with no pod running now) that mount a Docker socket, Docker's data or its log files
+// through a hostPath, with what breaks once their node runs containerd. Pure.
 import type { NodeView } from '../domain/types.js';
-import type { PodHostPaths } from '../ports.js';
+import type { PodHostPaths, WorkloadHostPaths } from '../ports.js';
 import { renderTable } from './table.js';
 
 export const DOCKER_SOCKETS = ['/var/run/docker.sock', '/run/docker.sock', '/var/run/dockershim.sock', '/run/dockershim.sock', '/var/run/cri-dockerd.sock', '/run/cri-dockerd.sock'] as const;
-/** Mounting the whole directory exposes the sockets too. */
-const SOCKET_DIRS = ['/var/run', '/run'] as const;
+
+const SOCKET_BREAKS = 'talks to Docker through its socket: there is no Docker after the switch (use the CRI: containerd\'s socket, crictl)';
+
+/** What a hostPath gives a pod that the switch takes away, or undefined when it does not depend on Docker. */
+export function dockerDependency(path: string): string | undefined {
+  const p = normalize(path);
+  if ((DOCKER_SOCKETS as readonly string[]).includes(p)) return SOCKET_BREAKS;
+  if (p === '/var/run' || p === '/run') return `mounts ${p}, Docker's socket with it: ${SOCKET_BREAKS}`;
+  if (p === '/var/lib/docker/containers' || p.startsWith('/var/lib/docker/containers/')) {
+    return "reads Docker's JSON log files: after the switch containers log in the CRI format under /var/log/pods (and /var/log/containers), not here";
+  }
+  if (p === '/var/lib/docker' || p.startsWith('/var/lib/docker/')) return "reads Docker's data directory: nothing new is written there after the switch (containerd keeps its own under /var/lib/containerd)";
+  return undefined;
+}
 
 export interface DockerNode {
   name: string;
@@ -15,7 +28,7 @@ export interface DockerNode {
   kubelet: string;
 }
 
-export interface SocketUser {
+export interface PodDependency {
   namespace: string;
   pod: string;
   node: string;
@@ -23,11 +36,24 @@ export interface SocketUser {
   owner: string;
   volume: string;
   path: string;
+  breaks: string;
+}
+
+export interface WorkloadDependency {
+  kind: string;
+  namespace: string;
+  name: string;
+  volume: string;
+  path: string;
+  breaks: string;
 }
 
 export interface CheckReport {
   dockerNodes: DockerNode[];
-  socketUsers: SocketUser[];
+  /** Running pods that mount a Docker path. */
+  socketUsers: PodDependency[];
+  /** Workloads whose pod template mounts one (running or not). */
+  workloads: WorkloadDependency[];
 }
 
 function normalize(path: string): string {
@@ -46,22 +72,28 @@ export function workloadOwner(pod: Pick<PodHostPaths, 'owner' | 'labels'>): stri
   return `${owner.kind}/${owner.name}`;
 }
 
-export function checkCluster(nodes: readonly NodeView[], pods: readonly PodHostPaths[]): CheckReport {
+export function checkCluster(nodes: readonly NodeView[], pods: readonly PodHostPaths[], workloads: readonly WorkloadHostPaths[] = []): CheckReport {
   const dockerNodes = nodes
     .filter((n) => n.containerRuntimeVersion.startsWith('docker://'))
     .map((n) => ({ name: n.name, runtime: n.containerRuntimeVersion, kubelet: n.kubeletVersion }))
     .sort((a, b) => a.name.localeCompare(b.name));
-  const sockets = new Set<string>([...DOCKER_SOCKETS, ...SOCKET_DIRS]);
-  const socketUsers: SocketUser[] = [];
+  const socketUsers: PodDependency[] = [];
   for (const pod of pods) {
     for (const hp of pod.hostPaths) {
-      const path = normalize(hp.path);
-      if (!sockets.has(path)) continue;
-      socketUsers.push({ namespace: pod.namespace, pod: pod.name, node: pod.nodeName, owner: workloadOwner(pod), volume: hp.volume, path });
+      const breaks = dockerDependency(hp.path);
+      if (breaks) socketUsers.push({ namespace: pod.namespace, pod: pod.name, node: pod.nodeName, owner: workloadOwner(pod), volume: hp.volume, path: normalize(hp.path), breaks });
+    }
+  }
+  const found: WorkloadDependency[] = [];
+  for (const w of workloads) {
+    for (const hp of w.hostPaths) {
+      const breaks = dockerDependency(hp.path);
+      if (breaks) found.push({ kind: w.kind, namespace: w.namespace, name: w.name, volume: hp.volume, path: normalize(hp.path), breaks });
     }
   }
   socketUsers.sort((a, b) => `${a.namespace}/${a.pod}`.localeCompare(`${b.namespace}/${b.pod}`));
-  return { dockerNodes, socketUsers };
+  found.sort((a, b) => `${a.namespace}/${a.kind}/${a.name}`.localeCompare(`${b.namespace}/${b.kind}/${b.name}`));
+  return { dockerNodes, socketUsers, workloads: found };
 }
 
 export function renderCheck(report: CheckReport): string {
@@ -72,19 +104,28 @@ export function renderCheck(report: CheckReport): string {
     out.push(renderTable(['NAME', 'RUNTIME', 'KUBELET'], report.dockerNodes.map((n) => [n.name, n.runtime, n.kubelet])).trimEnd());
   }
   out.push('');
-  if (report.socketUsers.length === 0) out.push('No pod mounts a Docker socket through a hostPath.');
+  if (report.workloads.length === 0) out.push("No workload's pod template mounts a Docker socket, Docker's data or its log files.");
   else {
-    out.push(`Pods that mount a Docker socket (they break once their node runs containerd) (${report.socketUsers.length}):`);
+    out.push(`Workloads whose pods depend on Docker (also those with no pod running now) (${report.workloads.length}):`);
+    out.push(renderTable(['NAMESPACE', 'WORKLOAD', 'HOSTPATH', 'WHAT BREAKS'], report.workloads.map((w) => [w.namespace, `${w.kind}/${w.name}`, w.path, w.breaks])).trimEnd());
+  }
+  out.push('');
+  if (report.socketUsers.length === 0) out.push("No running pod mounts a Docker socket, Docker's data or its log files.");
+  else {
+    out.push(`Running pods that depend on Docker (they break once their node runs containerd) (${report.socketUsers.length}):`);
     out.push(
       renderTable(
-        ['NAMESPACE', 'POD', 'OWNER', 'NODE', 'HOSTPATH'],
-        report.socketUsers.map((u) => [u.namespace, u.pod, u.owner, u.node || '-', u.path]),
+        ['NAMESPACE', 'POD', 'OWNER', 'NODE', 'HOSTPATH', 'WHAT BREAKS'],
+        report.socketUsers.map((u) => [u.namespace, u.pod, u.owner, u.node || '-', u.path, u.breaks]),
       ).trimEnd(),
     );
+  }
+  if (report.workloads.length + report.socketUsers.length > 0) {
     out.push(
       '',
-      'Move them off the Docker API before migrating their nodes: e.g. to the CRI socket',
-      '(/run/containerd/containerd.sock with crictl or the CRI API), or build images without a daemon.',
+      'Move them off Docker before migrating their nodes: the CRI socket (/run/containerd/containerd.sock with crictl',
+      'or the CRI API) instead of the Docker API, log agents reading /var/log/pods, images built without a daemon.',
+      'Docker itself may also run containers outside Kubernetes on a node: plan NODE lists them (preflight).',
     );
   }
   return `${out.join('\n')}\n`;

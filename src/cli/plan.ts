@@ -3,15 +3,16 @@
 // the engine decided, in order; building and rendering are pure.
 import type { Config } from '../config.js';
 import { PREFIX } from '../domain/annotations.js';
-import { podKey, type NodePatch, type NodeView, type PodView } from '../domain/types.js';
-import type { DryRun } from '../dry-run.js';
-import type { Decision } from '../engine/decide.js';
-import { classifyPods } from '../engine/drain-filters.js';
-import type { EngineObserver, PassResult } from '../engine/executor.js';
-import type { CheckResult } from '../engine/preflight.js';
-import type { ClusterRecord } from '../kube/dry-run.js';
-import type { HostRecord } from '../remote/dry-run.js';
+import { describeBudget, neverAllowsDisruption, podKey, type NodePatch, type NodeView, type PodView } from '../domain/types.js';
+import { classifyPods } from '../drain/filters.js';
+import type { PassResult } from '../engine/executor.js';
+import type { DryRunRecord, EngineEvent, EngineObserver } from '../engine/observer.js';
+import type { CarriedItem, DaemonJsonWarning } from '../host/daemon-json.js';
+import type { ContainerdConfigSummary, RenderedFiles } from '../host/files.js';
+import type { CheckResult } from '../host/preflight.js';
+import { maskUrlCredentials } from '../log.js';
 import { unifiedDiff } from './diff.js';
+import { printable } from './table.js';
 
 export type RestingPoint = Exclude<PassResult, { kind: 'progressed' }>;
 
@@ -21,13 +22,12 @@ export function restingPoint(result: PassResult): RestingPoint {
   return result;
 }
 
-/** The engine's decisions and everything recorded between them. */
+/** One of the engine's decisions and everything recorded after it, in order. */
 export interface RecordedStep {
   action: string;
   target: string;
   reason: string;
-  cluster: ClusterRecord[];
-  host: HostRecord[];
+  records: DryRunRecord[];
 }
 
 /** Everything one dry run of one node produced: the input of buildNodePlan. */
@@ -37,59 +37,64 @@ export interface RecordedPlan {
   /** The node as the dry-run overlay sees it at the end. */
   after: NodeView;
   preparation: { notes: string[]; refused?: string };
+  /** What the admission checked (control-plane guards). */
+  admission?: string[];
   /** driveNode's answer (it only returns resting points); undefined when the preparation refused. */
   result: RestingPoint | undefined;
   steps: RecordedStep[];
   preflight: CheckResult[];
   pods: PodView[];
   now: Date;
+  /** What was rendered for the node (PlanRecorder.rendered): the config version, carried items, warnings. */
+  rendered?: RenderedFiles;
 }
 
-/** Collects the steps of one node's dry run: an EngineObserver marking where each decision starts. */
+/**
+ * Collects one node's dry run from the engine's observer stream: each decision to act opens a
+ * step, and the records that follow belong to it. Records after begin() and before the first
+ * decision are that step's too (the admission writes its intent before it reports the decision).
+ */
 export class PlanRecorder implements EngineObserver {
   readonly preflightResults: CheckResult[] = [];
-  private readonly marks: { decision: Extract<Decision, { kind: 'act' }>; cluster: number; host: number }[] = [];
-  private start = { cluster: 0, host: 0 };
-
-  constructor(private readonly dryRun: DryRun) {}
-
-  private hostRecords(): HostRecord[] {
-    return this.dryRun.hosts.flatMap((h) => h.host.records);
-  }
+  /** The files rendered for the node, last seen. */
+  rendered: RenderedFiles | undefined;
+  readonly steps: RecordedStep[] = [];
+  /** What the admission checked (control-plane guards): shown with the plan. */
+  readonly admission: string[] = [];
+  private started = false;
+  private beforeFirst: DryRunRecord[] = [];
 
   /** Records before this point belong to the preparation, not to a step. */
   begin(): void {
-    this.start = { cluster: this.dryRun.cluster.records.length, host: this.hostRecords().length };
+    this.started = true;
+    this.beforeFirst = [];
   }
 
-  decided(_node: string, decision: Decision): void {
-    if (decision.kind !== 'act') return;
-    const first = this.marks.length === 0;
-    // The admission writes its intent before the decision is reported: it belongs to the first step.
-    this.marks.push({
-      decision,
-      cluster: first ? this.start.cluster : this.dryRun.cluster.records.length,
-      host: first ? this.start.host : this.hostRecords().length,
-    });
-  }
-
-  preflight(_node: string, results: readonly CheckResult[]): void {
-    this.preflightResults.splice(0, this.preflightResults.length, ...results);
-  }
-
-  steps(): RecordedStep[] {
-    const cluster = this.dryRun.cluster.records;
-    const host = this.hostRecords();
-    return this.marks.map((mark, i) => {
-      const next = this.marks[i + 1];
-      return {
-        action: mark.decision.action,
-        target: mark.decision.target,
-        reason: mark.decision.reason,
-        cluster: cluster.slice(mark.cluster, next ? next.cluster : cluster.length),
-        host: host.slice(mark.host, next ? next.host : host.length),
-      };
-    });
+  emit(event: EngineEvent): void {
+    switch (event.type) {
+      case 'decided':
+        if (!this.started || event.decision.kind !== 'act') return;
+        this.admission.push(...(event.decision.notes ?? []));
+        this.steps.push({
+          action: event.decision.action,
+          target: event.decision.target,
+          reason: event.decision.reason,
+          records: this.steps.length === 0 ? this.beforeFirst.splice(0) : [],
+        });
+        return;
+      case 'recorded':
+        if (!this.started) return;
+        (this.steps.at(-1)?.records ?? this.beforeFirst).push(event.record);
+        return;
+      case 'rendered':
+        this.rendered = event.rendered;
+        return;
+      case 'preflight':
+        this.preflightResults.splice(0, this.preflightResults.length, ...event.results);
+        return;
+      default:
+        return;
+    }
   }
 }
 
@@ -103,6 +108,8 @@ export interface BlockingPod {
   pod: string;
   budget?: string;
   reason: string;
+  /** The budget allows no eviction even with every pod healthy: the drain could only time out. */
+  never?: boolean;
 }
 
 export interface PlanStep {
@@ -133,13 +140,19 @@ export interface NodePlan {
   ok: boolean;
   summary: string;
   preparation: string[];
+  /** What the admission checked before the node may start (etcd quorum, the control plane's static pods, API downtime). */
+  admission: string[];
   preflight: CheckResult[];
   pods: { evict: PodEntry[]; skip: PodEntry[]; refuse: PodEntry[]; blocking: BlockingPod[] };
+  /** The drain's overall limit: counted from its first attempt, across all attempts. */
+  drainTimeoutSeconds: number;
   steps: PlanStep[];
   files: FileChange[];
   /** Net change of the node's labels and annotations (null: removed), and of spec.unschedulable. */
   nodePatch: { labels: Record<string, string | null>; annotations: Record<string, string | null>; unschedulable?: boolean };
   events: { type: string; reason: string; message: string }[];
+  /** The containerd config version written and why, what daemon.json carried, what it could not (when recorded). */
+  host?: { containerd: ContainerdConfigSummary; carried: CarriedItem[]; warnings: DaemonJsonWarning[] };
 }
 
 function ownerOf(pod: PodView): string {
@@ -166,20 +179,26 @@ function describePatch(patch: NodePatch): string[] {
   return out;
 }
 
-function describeCluster(record: ClusterRecord): string[] {
+function describeRecord(record: DryRunRecord): PlanChange[] {
+  const api = (description: string): PlanChange => ({ kind: 'api', description });
   switch (record.kind) {
+    case 'exec':
+      return [{ kind: 'command', command: maskUrlCredentials(record.command) }];
+    case 'write':
+      return [{ kind: 'write', path: record.path, mode: mode(record.mode) }];
     case 'patch':
-      return describePatch(record.patch);
+      return describePatch(record.patch).map(api);
     case 'wait':
-      return [`wait until the node is ${record.description}`];
+      return [api(`wait until the node is ${record.description}`)];
     case 'evict': {
       const o = record.outcome;
-      if (o.kind === 'accepted') return [`evict ${record.pod}`];
-      if (o.kind === 'gone') return [`evict ${record.pod} (already gone)`];
-      return [`evict ${record.pod}: BLOCKED${o.budget ? ` by PodDisruptionBudget ${o.budget}` : ''} (${o.reason}); the drain waits and retries`];
+      if (o.kind === 'accepted') return [api(`evict ${record.pod}`)];
+      if (o.kind === 'gone') return [api(`evict ${record.pod} (already gone)`)];
+      const by = record.budget ? describeBudget(record.budget) : o.budget ? `PodDisruptionBudget ${o.budget}` : '';
+      return [api(`evict ${record.pod}: BLOCKED${by ? ` by ${by}` : ''} (${o.reason}); the drain waits and retries`)];
     }
     case 'smoke':
-      return [`run a smoke pod on the node (image ${record.image}) and wait for Running`];
+      return [api(`run a smoke pod on the node (image ${record.image}) and wait for Running`)];
     case 'event':
       return [];
   }
@@ -189,43 +208,34 @@ const mode = (m: number) => `0${(m & 0o777).toString(8)}`;
 
 export function buildNodePlan(recorded: RecordedPlan, config: Config): NodePlan {
   const { before, after, result } = recorded;
-  const allCluster = recorded.steps.flatMap((s) => s.cluster);
-  const allHost = recorded.steps.flatMap((s) => s.host);
+  const all = recorded.steps.flatMap((s) => s.records);
 
   const classified = classifyPods(recorded.pods, config.drain, recorded.now);
   const entry = (pod: PodView, reason?: string): PodEntry => ({ pod: podKey(pod), owner: ownerOf(pod), ...(reason ? { reason } : {}) });
   const blocking = new Map<string, BlockingPod>();
-  for (const r of allCluster) {
+  for (const r of all) {
     if (r.kind === 'evict' && r.outcome.kind === 'blocked') {
-      blocking.set(r.pod, { pod: r.pod, reason: r.outcome.reason, ...(r.outcome.budget ? { budget: r.outcome.budget } : {}) });
+      const never = r.budget !== undefined && neverAllowsDisruption(r.budget);
+      const budget = r.budget ? `${r.budget.namespace}/${r.budget.name}` : r.outcome.budget;
+      const reason = r.budget ? `${describeBudget(r.budget)}${never ? ': allows no disruption even with every pod healthy' : ''}` : r.outcome.reason;
+      blocking.set(r.pod, { pod: r.pod, reason, ...(budget ? { budget } : {}), ...(never ? { never } : {}) });
     }
   }
 
   // One diff per file: from what is on the node now to what the last write leaves.
   const files = new Map<string, { before: string | null; after: string; mode: number }>();
-  for (const r of allHost) {
+  for (const r of all) {
     if (r.kind !== 'write') continue;
     const seen = files.get(r.path);
     files.set(r.path, { before: seen ? seen.before : r.before, after: r.after, mode: r.mode });
   }
 
-  const steps: PlanStep[] = recorded.steps.map((s) => {
-    const host: PlanChange[] = s.host.map((r) =>
-      r.kind === 'exec' ? { kind: 'command', command: r.command } : { kind: 'write', path: r.path, mode: mode(r.mode) },
-    );
-    const api = (records: ClusterRecord[]): PlanChange[] =>
-      records.flatMap((r) => describeCluster(r).map((description) => ({ kind: 'api' as const, description })));
-    // The two recorders keep separate lists. Within one step the engine works on the host first and
-    // on the Node after (annotations, waits, smoke pod, uncordon), except for cordoning and
-    // evicting, which have no host part: that order is restored here.
-    const leading = (r: ClusterRecord) => r.kind === 'evict' || (r.kind === 'patch' && r.patch.unschedulable === true);
-    return {
-      action: s.action,
-      target: s.target,
-      reason: s.reason,
-      changes: [...api(s.cluster.filter(leading)), ...host, ...api(s.cluster.filter((r) => !leading(r)))],
-    };
-  });
+  const steps: PlanStep[] = recorded.steps.map((s) => ({
+    action: s.action,
+    target: s.target,
+    reason: s.reason,
+    changes: s.records.flatMap(describeRecord),
+  }));
 
   const phase = result?.kind === 'settled' ? result.phase : undefined;
   let ok: boolean;
@@ -236,6 +246,13 @@ export function buildNodePlan(recorded: RecordedPlan, config: Config): NodePlan 
   } else if (result === undefined) {
     ok = false;
     summary = 'no plan';
+  } else if ([...blocking.values()].some((b) => b.never)) {
+    ok = false;
+    const never = [...blocking.values()].filter((b) => b.never);
+    summary =
+      `would NOT migrate: the drain would be blocked by ${[...new Set(never.map((b) => `PodDisruptionBudget ${b.budget}`))].join(', ')}, ` +
+      `which allows no disruption even with every pod healthy; it would wait ${config.drain.timeoutSeconds}s in all ` +
+      `(drain.timeoutSeconds, across attempts) and then roll the node back. Change the budget or add replicas first`;
   } else if (result.kind === 'wait') {
     ok = true;
     summary = `would wait before going on: ${result.reason}`;
@@ -252,7 +269,7 @@ export function buildNodePlan(recorded: RecordedPlan, config: Config): NodePlan 
     summary = `would stop: ${result.reason}`;
   }
 
-  const events = allCluster.flatMap((r) => (r.kind === 'event' ? [{ type: r.type, reason: r.reason, message: r.message }] : []));
+  const events = all.flatMap((r) => (r.kind === 'event' ? [{ type: r.type, reason: r.reason, message: r.message }] : []));
   return {
     node: before.name,
     runtime: before.containerRuntimeVersion,
@@ -260,19 +277,22 @@ export function buildNodePlan(recorded: RecordedPlan, config: Config): NodePlan 
     ok,
     summary,
     preparation: recorded.preparation.notes,
-    preflight: recorded.preflight,
+    admission: recorded.admission ?? [],
+    // Proxy URLs may carry credentials: the plan shows them masked (text and JSON), the files keep them.
+    preflight: recorded.preflight.map((c) => ({ ...c, message: maskUrlCredentials(c.message) })),
     pods: {
       evict: classified.evict.map((p) => entry(p)),
       skip: classified.skip.map(({ pod, reason }) => entry(pod, reason)),
       refuse: classified.refuse.map(({ pod, reason }) => entry(pod, reason)),
       blocking: [...blocking.values()],
     },
+    drainTimeoutSeconds: config.drain.timeoutSeconds,
     steps,
     files: [...files.entries()].map(([path, f]) => ({
       path,
       mode: mode(f.mode),
       change: f.before === null ? 'create' : f.before === f.after ? 'unchanged' : 'modify',
-      diff: unifiedDiff(path, f.before, f.after),
+      diff: maskUrlCredentials(unifiedDiff(path, f.before, f.after)),
     })),
     nodePatch: {
       labels: mapDiff(before.labels, after.labels),
@@ -280,6 +300,9 @@ export function buildNodePlan(recorded: RecordedPlan, config: Config): NodePlan 
       ...(after.unschedulable !== before.unschedulable ? { unschedulable: after.unschedulable } : {}),
     },
     events,
+    ...(recorded.rendered
+      ? { host: { containerd: recorded.rendered.containerd, carried: recorded.rendered.carried, warnings: recorded.rendered.warnings } }
+      : {}),
   };
 }
 
@@ -304,10 +327,30 @@ export function renderPlanText(plans: readonly NodePlan[]): string {
       out.push('', '  Before the migration:');
       for (const note of plan.preparation) out.push(`    - ${note}`);
     }
-    if (plan.preflight.length > 0) {
+    if (plan.admission.length > 0) {
+      out.push('', '  Before it may start (control plane):');
+      for (const note of plan.admission) out.push(`    - ${note}`);
+    }
+    const checks = plan.preflight.filter((c) => c.severity === undefined);
+    if (checks.length > 0) {
       out.push('', '  Preflight checks:');
-      const width = Math.max(...plan.preflight.map((c) => c.name.length));
-      for (const c of plan.preflight) out.push(`    ${c.ok ? 'ok  ' : 'FAIL'}  ${c.name.padEnd(width)}  ${c.message}`);
+      const width = Math.max(...checks.map((c) => c.name.length));
+      for (const c of checks) out.push(`    ${c.ok ? 'ok  ' : 'FAIL'}  ${c.name.padEnd(width)}  ${c.message}`);
+    }
+    const carried = plan.preflight.filter((c) => c.severity === 'info' && c.name.startsWith('carried-'));
+    if (carried.length > 0) {
+      out.push('', '  Carried over from /etc/docker/daemon.json:');
+      for (const c of carried) out.push(`    - ${c.message}`);
+    }
+    const images = plan.preflight.filter((c) => c.severity === 'info' && c.name === 'images');
+    if (images.length > 0) {
+      out.push('', '  Images carried from Docker into containerd (before Docker stops):');
+      for (const c of images) out.push(`    - ${c.message}`);
+    }
+    const warnings = plan.preflight.filter((c) => c.severity === 'warning');
+    if (warnings.length > 0) {
+      out.push('', '  Warnings (what the node relied on and is not carried; the migration goes on):');
+      for (const c of warnings) out.push(`    WARN  ${c.name}: ${c.message}`);
     }
     const { evict, skip, refuse, blocking } = plan.pods;
     if (evict.length + skip.length + refuse.length > 0) {
@@ -322,6 +365,9 @@ export function renderPlanText(plans: readonly NodePlan[]): string {
       for (const p of refuse) out.push(`    REFUSE  ${p.pod} (${p.owner}): ${p.reason}`);
     } else if (plan.steps.some((s) => s.action === 'drain')) {
       out.push('', '  Pods on the node: none');
+    }
+    if (plan.steps.some((s) => s.action === 'drain')) {
+      out.push(`    (the drain may take ${plan.drainTimeoutSeconds}s in all, across attempts: drain.timeoutSeconds; then the node is rolled back)`);
     }
     if (plan.steps.length > 0) {
       out.push('', '  Steps, in order:');
@@ -357,9 +403,10 @@ export function renderPlanText(plans: readonly NodePlan[]): string {
       ? `Nothing was changed. To carry this out: cri-migrator migrate ${plans.map((p) => p.node).join(' ')}`
       : `Nothing was changed. ${bad.length} of ${plans.length} node(s) would not migrate: ${bad.map((p) => p.node).join(', ')}.`,
   );
-  return `${out.join('\n')}\n`;
+  // Names, annotations, file contents and errors come from the cluster: no control character reaches the terminal.
+  return printable(maskUrlCredentials(`${out.join('\n')}\n`));
 }
 
 export function renderPlanJson(plans: readonly NodePlan[]): string {
-  return `${JSON.stringify({ apiVersion: 'cri-migrator.dev/v1alpha1', kind: 'Plan', changed: false, nodes: plans }, null, 2)}\n`;
+  return maskUrlCredentials(`${JSON.stringify({ apiVersion: 'cri-migrator.dev/v1alpha1', kind: 'Plan', changed: false, nodes: plans }, null, 2)}\n`);
 }

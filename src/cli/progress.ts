@@ -1,24 +1,9 @@
-// Live progress of `migrate`: one readable line per step on stderr, built from what the engine
-// already reports: its decisions (EngineObserver), the Events it records on the Node (each
-// transition and failure), and the waits driveNode returns. Pure formatting; writes go to a sink.
-import type { Decision } from '../engine/decide.js';
-import type { EngineObserver, PassResult } from '../engine/executor.js';
-import type { Clock, EventRecorder } from '../ports.js';
-
-export type NodeEvent = { type: 'Normal' | 'Warning'; reason: string; message: string };
-
-/** Passes every Event on to the real recorder and to a listener. */
-export class TeeEvents implements EventRecorder {
-  constructor(
-    private readonly inner: EventRecorder,
-    private readonly listener: (node: string, event: NodeEvent) => void,
-  ) {}
-
-  async record(nodeName: string, event: NodeEvent): Promise<void> {
-    this.listener(nodeName, event);
-    await this.inner.record(nodeName, event);
-  }
-}
+// Live progress of `migrate`: one readable line per step on stderr, read from the engine's
+// observer stream (decisions, phases reached, failed attempts, drain blockers). Pure formatting;
+// writes go to a sink.
+import { describeBlockers } from '../drain/drain.js';
+import type { EngineEvent, EngineObserver } from '../engine/observer.js';
+import type { Clock } from '../ports.js';
 
 function seconds(ms: number): string {
   const s = ms / 1000;
@@ -26,9 +11,8 @@ function seconds(ms: number): string {
 }
 
 export class ProgressReporter implements EngineObserver {
-  private readonly stepStart = new Map<string, number>();
   private readonly nodeStart = new Map<string, number>();
-  private lastWait = new Map<string, string>();
+  private readonly lastWait = new Map<string, string>();
 
   constructor(
     private readonly write: (line: string) => void,
@@ -40,52 +24,54 @@ export class ProgressReporter implements EngineObserver {
     this.write(`${time}  ${node}  ${text}\n`);
   }
 
-  decided(node: string, decision: Decision): void {
-    if (decision.kind !== 'act') return;
-    const now = this.clock.now().getTime();
-    this.stepStart.set(node, now);
-    if (!this.nodeStart.has(node)) this.nodeStart.set(node, now);
-    this.lastWait.delete(node);
-    this.line(node, `${decision.action} ... (${decision.reason})`);
-  }
-
-  event(node: string, event: NodeEvent): void {
-    const started = this.stepStart.get(node);
-    const took = started === undefined ? '' : ` in ${seconds(this.clock.now().getTime() - started)}`;
-    switch (event.reason) {
-      case 'DrainBlocked':
-        this.line(node, `drain blocked, retrying: ${event.message.replace(/^waiting for: /, '')}`);
+  emit(event: EngineEvent): void {
+    const { node } = event;
+    switch (event.type) {
+      case 'decided': {
+        const d = event.decision;
+        if (d.kind === 'act') {
+          if (!this.nodeStart.has(node)) this.nodeStart.set(node, this.clock.now().getTime());
+          this.lastWait.delete(node);
+          this.line(node, `${d.action} ... (${d.reason})`);
+        } else if (d.kind === 'wait') {
+          // The same wait repeats every pass (e.g. another node is migrating): say it once.
+          if (this.lastWait.get(node) === d.reason) return;
+          this.lastWait.set(node, d.reason);
+          this.line(node, `waiting: ${d.reason} (looking again in ${seconds(d.requeueAfterMs)})`);
+        } else if (d.warning) {
+          this.line(node, `needs attention: ${d.reason}`);
+        }
         return;
-      case 'MigrationStepFailed':
-        this.line(node, `FAILED ${event.message}`);
+      }
+      case 'phase': {
+        if (event.phase === 'RollingBack') return this.line(node, 'rolling back');
+        const start = this.nodeStart.get(node);
+        const final = event.phase === 'Succeeded' || event.phase === 'RolledBack' || event.phase === 'Failed';
+        const total = final && start !== undefined ? ` (total ${seconds(this.clock.now().getTime() - start)})` : '';
+        this.line(node, `${event.phase} in ${seconds(event.tookMs)}${total}`);
         return;
-      case 'MigrationRollingBack':
-        this.line(node, `rolling back: ${event.message}`);
+      }
+      case 'stepFailed': {
+        const counted = event.unavailable ? 'not counted' : `attempt ${event.attempt}/${event.maxAttempts}`;
+        const next = event.nextAttemptAt ? `; next attempt at ${event.nextAttemptAt.toISOString().slice(11, 19)}` : event.terminal ? '; rolling back' : '';
+        this.line(node, `FAILED ${event.action} (${counted}): ${event.message}${next}`);
         return;
-      case 'MigrationNeedsAttention':
-        this.line(node, `needs attention: ${event.message}`);
+      }
+      case 'drainBlocked':
+        if (event.blockers.length > 0) this.line(node, `drain blocked, retrying: ${describeBlockers(event.blockers)}`);
+        else this.line(node, 'drain no longer blocked');
+        return;
+      case 'progress':
+        this.line(node, event.message);
+        return;
+      case 'unselected':
+        this.line(node, 'label removed: finishing the migration already under way; it will not be repeated');
+        return;
+      case 'held':
+        this.line(node, `held by another actor: ${event.message}`);
         return;
       default:
-        break;
+        return;
     }
-    const phase = /^Migration(.+)$/.exec(event.reason)?.[1];
-    if (!phase) {
-      this.line(node, `${event.reason}: ${event.message}`);
-      return;
-    }
-    const total = this.nodeStart.get(node);
-    const overall = (phase === 'Succeeded' || phase === 'RolledBack' || phase === 'Failed') && total !== undefined
-      ? ` (total ${seconds(this.clock.now().getTime() - total)})`
-      : '';
-    if (event.type === 'Warning') this.line(node, `${phase}${took}: ${event.message}${overall}`);
-    else this.line(node, `${phase}${took}${overall}`);
-  }
-
-  pass(result: PassResult): void {
-    if (result.kind !== 'wait') return;
-    // The same wait repeats every pass (e.g. another node is migrating): say it once.
-    if (this.lastWait.get(result.node) === result.reason) return;
-    this.lastWait.set(result.node, result.reason);
-    this.line(result.node, `waiting: ${result.reason} (looking again every ${seconds(result.requeueAfterMs)})`);
   }
 }

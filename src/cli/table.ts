@@ -1,6 +1,15 @@
 // Plain-text tables like kubectl's: upper-case headers, columns padded with three spaces. Pure.
 
-export function renderTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+/**
+ * Text from the cluster (annotations, runtime versions, error messages) made safe for a terminal:
+ * control characters, escape sequences included, shown as \xNN instead of acting on the terminal.
+ */
+export function printable(text: string): string {
+  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+export function renderTable(headers: readonly string[], input: readonly (readonly string[])[]): string {
+  const rows = input.map((r) => r.map((c) => printable(c).replace(/\n/g, ' ')));
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: readonly string[]) =>
     cells

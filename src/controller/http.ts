@@ -4,12 +4,12 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../log.js';
-import { CONTENT_TYPE, type MetricsRegistry } from './metrics.js';
+import type { Registry } from 'prom-client';
 
 export interface HttpServerOptions {
   port: number;
   host?: string;
-  registry: MetricsRegistry;
+  registry: Registry;
   /** null when ready, else why not. */
   notReadyReason: () => string | null;
   log: Logger;
@@ -32,8 +32,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<{ ser
         return reason === null ? send(200, 'ok\n') : send(503, `not ready: ${reason}\n`);
       }
       case '/metrics':
-        options.registry.expose().then(
-          (text) => send(200, text, CONTENT_TYPE),
+        options.registry.metrics().then(
+          (text) => send(200, text, options.registry.contentType),
           (err: unknown) => {
             options.log.error({ err }, 'metrics exposition failed');
             send(500, 'metrics exposition failed\n');

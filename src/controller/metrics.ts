@@ -1,239 +1,133 @@
-// Prometheus metrics of the controller, in the text exposition format (version 0.0.4), written
-// here because it is tiny: counters, gauges and histograms with labels, and collectors that
-// refresh gauges at scrape time.
+// Prometheus metrics of the controller, with prom-client on a Registry of our own (no global
+// default registry). Counters and durations follow the engine's observer stream; gauges of nodes
+// by phase and of the rollout are computed at scrape time from a node source.
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { ANNOTATIONS, MIGRATED_LABEL, parseState } from '../domain/annotations.js';
 import { matchesSelector } from '../domain/selector.js';
-import { PHASES } from '../domain/types.js';
+import { PHASES, type NodeView } from '../domain/types.js';
+import type { Config } from '../config.js';
+import type { EngineEvent, EngineObserver } from '../engine/observer.js';
+import { GATE_REASONS, rolloutGate } from '../engine/rollout.js';
+import { rolloutViewOf, type RolloutExtras } from '../engine/view.js';
 import type { Logger } from '../log.js';
-import type { EventRecorder, Lock, NodeApi } from '../ports.js';
-
-type Labels = Readonly<Record<string, string>>;
-
-const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
-
-function escapeLabel(value: string): string {
-  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
-}
-
-function escapeHelp(text: string): string {
-  return text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
-}
-
-function labelText(labels: Labels, extra?: [string, string]): string {
-  const entries = Object.entries(labels).sort(([a], [b]) => a.localeCompare(b));
-  if (extra) entries.push(extra);
-  return entries.length === 0 ? '' : `{${entries.map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(',')}}`;
-}
-
-function key(labels: Labels): string {
-  return JSON.stringify(Object.entries(labels).sort(([a], [b]) => a.localeCompare(b)));
-}
-
-function formatNumber(n: number): string {
-  if (Number.isNaN(n)) return 'NaN';
-  if (n === Infinity) return '+Inf';
-  if (n === -Infinity) return '-Inf';
-  return String(n);
-}
-
-interface Family {
-  name: string;
-  help: string;
-  type: 'counter' | 'gauge' | 'histogram';
-  lines(): string[];
-}
-
-export class Counter implements Family {
-  readonly type = 'counter';
-  private readonly values = new Map<string, { labels: Labels; value: number }>();
-  constructor(
-    readonly name: string,
-    readonly help: string,
-  ) {}
-  inc(labels: Labels = {}, by = 1): void {
-    if (by < 0) throw new Error(`counter ${this.name} cannot decrease`);
-    const k = key(labels);
-    const entry = this.values.get(k) ?? { labels, value: 0 };
-    entry.value += by;
-    this.values.set(k, entry);
-  }
-  lines(): string[] {
-    return [...this.values.values()].map((e) => `${this.name}${labelText(e.labels)} ${formatNumber(e.value)}`);
-  }
-}
-
-export class Gauge implements Family {
-  readonly type = 'gauge';
-  private readonly values = new Map<string, { labels: Labels; value: number }>();
-  constructor(
-    readonly name: string,
-    readonly help: string,
-  ) {}
-  set(labels: Labels, value: number): void {
-    this.values.set(key(labels), { labels, value });
-  }
-  lines(): string[] {
-    return [...this.values.values()].map((e) => `${this.name}${labelText(e.labels)} ${formatNumber(e.value)}`);
-  }
-}
-
-export class Histogram implements Family {
-  readonly type = 'histogram';
-  private readonly series = new Map<string, { labels: Labels; counts: number[]; sum: number; count: number }>();
-  constructor(
-    readonly name: string,
-    readonly help: string,
-    readonly buckets: readonly number[],
-  ) {
-    if (buckets.some((b, i) => i > 0 && b <= buckets[i - 1]!)) throw new Error(`histogram ${name}: buckets must increase`);
-  }
-  observe(labels: Labels, value: number): void {
-    const k = key(labels);
-    const s = this.series.get(k) ?? { labels, counts: this.buckets.map(() => 0), sum: 0, count: 0 };
-    this.buckets.forEach((b, i) => {
-      if (value <= b) s.counts[i]!++;
-    });
-    s.sum += value;
-    s.count++;
-    this.series.set(k, s);
-  }
-  lines(): string[] {
-    const out: string[] = [];
-    for (const s of this.series.values()) {
-      this.buckets.forEach((b, i) => out.push(`${this.name}_bucket${labelText(s.labels, ['le', formatNumber(b)])} ${s.counts[i]}`));
-      out.push(`${this.name}_bucket${labelText(s.labels, ['le', '+Inf'])} ${s.count}`);
-      out.push(`${this.name}_sum${labelText(s.labels)} ${formatNumber(s.sum)}`);
-      out.push(`${this.name}_count${labelText(s.labels)} ${s.count}`);
-    }
-    return out;
-  }
-}
-
-export class MetricsRegistry {
-  private readonly families: Family[] = [];
-  private readonly collectors: (() => Promise<void>)[] = [];
-
-  private add<T extends Family>(family: T): T {
-    if (!NAME.test(family.name)) throw new Error(`invalid metric name ${family.name}`);
-    if (this.families.some((f) => f.name === family.name)) throw new Error(`metric ${family.name} registered twice`);
-    this.families.push(family);
-    return family;
-  }
-  counter(name: string, help: string): Counter {
-    return this.add(new Counter(name, help));
-  }
-  gauge(name: string, help: string): Gauge {
-    return this.add(new Gauge(name, help));
-  }
-  histogram(name: string, help: string, buckets: readonly number[]): Histogram {
-    return this.add(new Histogram(name, help, buckets));
-  }
-  /** Runs before each exposition, e.g. to count nodes by phase. */
-  onCollect(collector: () => Promise<void>): void {
-    this.collectors.push(collector);
-  }
-
-  async expose(): Promise<string> {
-    for (const collect of this.collectors) await collect();
-    const out: string[] = [];
-    for (const f of this.families) {
-      out.push(`# HELP ${f.name} ${escapeHelp(f.help)}`, `# TYPE ${f.name} ${f.type}`, ...f.lines());
-    }
-    return `${out.join('\n')}\n`;
-  }
-}
-
-export const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+import type { Lock } from '../ports.js';
 
 /** Migration durations: most take minutes (the drain dominates); rollbacks include the verify timeout. */
 export const DURATION_BUCKETS = [30, 60, 120, 300, 600, 1200, 1800, 3600, 7200] as const;
 
 export interface ControllerMetrics {
-  registry: MetricsRegistry;
-  nodes: Gauge;
-  durations: Histogram;
-  stepFailures: Counter;
+  registry: Registry;
+  nodes: Gauge<'phase'>;
+  durations: Histogram<'outcome'>;
+  stepFailures: Counter<'action'>;
   rollbacks: Counter;
   failures: Counter;
   leader: Gauge;
+  rolloutHalted: Gauge;
+  rolloutBlocked: Gauge<'reason'>;
 }
 
-export function controllerMetrics(): ControllerMetrics {
-  const registry = new MetricsRegistry();
+/** Where the gauges computed at scrape time read the nodes and the rollout's facts from. */
+export interface NodeSource {
+  nodes: () => Promise<readonly NodeView[]>;
+  rollout: () => Promise<RolloutExtras>;
+  config: Config;
+  log: Logger;
+}
+
+export function controllerMetrics(source?: NodeSource): ControllerMetrics {
+  const registry = new Registry();
+  const registers = [registry];
   return {
     registry,
-    nodes: registry.gauge('cri_migrator_nodes', 'Nodes selected for migration or carrying migration state, by phase.'),
-    durations: registry.histogram(
-      'cri_migrator_migration_duration_seconds',
-      'Time from the start of a migration to its end, by outcome (succeeded, rolled_back, failed).',
-      DURATION_BUCKETS,
-    ),
-    stepFailures: registry.counter('cri_migrator_step_failures_total', 'Failed attempts of a migration step, by action (each is retried or rolled back).'),
-    rollbacks: registry.counter('cri_migrator_rollbacks_total', 'Migrations that were rolled back to Docker.'),
-    failures: registry.counter('cri_migrator_failures_total', 'Migrations that ended Failed and need a human.'),
-    leader: registry.gauge('cri_migrator_leader', '1 while this replica holds the leader Lease, else 0.'),
+    nodes: new Gauge({
+      name: 'cri_migrator_nodes',
+      help: 'Nodes selected for migration or carrying migration state, by phase.',
+      labelNames: ['phase'],
+      registers,
+      // prom-client calls collect() before each exposition.
+      ...(source ? { collect: async function (this: Gauge<'phase'>) { await countByPhase(this, source); } } : {}),
+    }),
+    durations: new Histogram({
+      name: 'cri_migrator_migration_duration_seconds',
+      help: 'Time from the start of a migration to its end, by outcome (succeeded, rolled_back, failed).',
+      labelNames: ['outcome'],
+      buckets: [...DURATION_BUCKETS],
+      registers,
+    }),
+    stepFailures: new Counter({
+      name: 'cri_migrator_step_failures_total',
+      help: 'Failed attempts of a migration step, by action (each is retried or rolled back).',
+      labelNames: ['action'],
+      registers,
+    }),
+    rollbacks: new Counter({ name: 'cri_migrator_rollbacks_total', help: 'Migrations that were rolled back to Docker.', registers }),
+    failures: new Counter({ name: 'cri_migrator_failures_total', help: 'Migrations that ended Failed and need a human.', registers }),
+    leader: new Gauge({ name: 'cri_migrator_leader', help: '1 while this replica holds the leader Lease, else 0.', registers }),
+    rolloutHalted: new Gauge({
+      name: 'cri_migrator_rollout_halted',
+      help: '1 while a RolledBack or Failed node halts the rollout (rollout.haltOnFailure) until "cri-migrator resume".',
+      registers,
+      ...(source ? { collect: async function (this: Gauge) { await gateMetrics(source, { halted: this }); } } : {}),
+    }),
+    rolloutBlocked: new Gauge({
+      name: 'cri_migrator_rollout_blocked',
+      help: '1 for the reason no new node may start now (halted, paused, window, blocking-pods, canary), 0 for the others.',
+      labelNames: ['reason'],
+      registers,
+      ...(source ? { collect: async function (this: Gauge<'reason'>) { await gateMetrics(source, { blocked: this }); } } : {}),
+    }),
   };
 }
 
-/** Counts nodes by phase from a fresh list at scrape time (every phase is reported, 0 included). */
-export function collectNodesByPhase(metrics: ControllerMetrics, nodes: NodeApi, selector: string, log: Logger): void {
-  metrics.registry.onCollect(async () => {
-    let all;
-    try {
-      all = await nodes.list();
-    } catch (err) {
-      log.warn({ err }, 'metrics: listing nodes failed; keeping the last counts');
-      return;
-    }
-    const counts = new Map<string, number>([...PHASES, 'Unreadable'].map((p) => [p, 0]));
-    for (const n of all) {
-      const selected = matchesSelector(n.labels, selector) || Object.hasOwn(n.annotations, ANNOTATIONS.phase) || Object.hasOwn(n.labels, MIGRATED_LABEL);
-      if (!selected) continue;
-      const parsed = parseState(n.annotations);
-      const phase = parsed.ok ? parsed.state.phase : 'Unreadable';
-      counts.set(phase, (counts.get(phase) ?? 0) + 1);
-    }
-    for (const [phase, count] of counts) metrics.nodes.set({ phase }, count);
-  });
+async function gateMetrics(source: NodeSource, gauges: { halted?: Gauge; blocked?: Gauge<'reason'> }): Promise<void> {
+  let nodes: readonly NodeView[];
+  let extras: RolloutExtras;
+  try {
+    [nodes, extras] = await Promise.all([source.nodes(), source.rollout()]);
+  } catch (err) {
+    source.log.warn({ err }, 'metrics: reading the rollout failed; keeping the last values');
+    return;
+  }
+  const gate = rolloutGate(rolloutViewOf(nodes, extras), source.config, new Date());
+  gauges.halted?.set(!gate.open && gate.reason === 'halted' ? 1 : 0);
+  for (const reason of GATE_REASONS) gauges.blocked?.set({ reason }, !gate.open && gate.reason === reason ? 1 : 0);
 }
 
-const FINAL_EVENTS: Readonly<Record<string, 'succeeded' | 'rolled_back' | 'failed'>> = {
-  MigrationSucceeded: 'succeeded',
-  MigrationRolledBack: 'rolled_back',
-  MigrationFailed: 'failed',
-};
+/** Counts what the engine reports: failed attempts, outcomes and their durations. */
+export class MetricsObserver implements EngineObserver {
+  constructor(private readonly metrics: ControllerMetrics) {}
 
-/**
- * An EventRecorder that also counts: the engine records an Event on each transition and failure,
- * so the metrics follow the engine without a second set of hooks. Durations come from the Node's
- * started-at and finished-at annotations.
- */
-export class MetricsEvents implements EventRecorder {
-  constructor(
-    private readonly inner: EventRecorder,
-    private readonly metrics: ControllerMetrics,
-    private readonly nodes: NodeApi,
-    private readonly log: Logger,
-  ) {}
-
-  async record(nodeName: string, event: { type: 'Normal' | 'Warning'; reason: string; message: string }): Promise<void> {
-    await this.inner.record(nodeName, event);
-    if (event.reason === 'MigrationStepFailed') {
-      this.metrics.stepFailures.inc({ action: /^(\w+)/.exec(event.message)?.[1] ?? 'unknown' });
+  emit(event: EngineEvent): void {
+    if (event.type === 'stepFailed') {
+      this.metrics.stepFailures.inc({ action: event.action });
       return;
     }
-    if (event.reason === 'MigrationRolledBack') this.metrics.rollbacks.inc();
-    if (event.reason === 'MigrationFailed') this.metrics.failures.inc();
-    const outcome = FINAL_EVENTS[event.reason];
-    if (!outcome) return;
-    try {
-      const parsed = parseState((await this.nodes.get(nodeName)).annotations);
-      const { startedAt, finishedAt } = parsed.ok ? parsed.state : {};
-      if (startedAt && finishedAt) this.metrics.durations.observe({ outcome }, (finishedAt.getTime() - startedAt.getTime()) / 1000);
-    } catch (err) {
-      this.log.warn({ err, node: nodeName }, 'metrics: reading the migration times failed');
-    }
+    if (event.type !== 'finished') return;
+    if (event.outcome === 'rolled_back') this.metrics.rollbacks.inc();
+    if (event.outcome === 'failed') this.metrics.failures.inc();
+    if (event.durationMs !== undefined) this.metrics.durations.observe({ outcome: event.outcome }, event.durationMs / 1000);
   }
+}
+
+/** Sets nodes-by-phase from the node source (every phase is reported, 0 included). */
+async function countByPhase(gauge: Gauge<'phase'>, source: NodeSource): Promise<void> {
+  let all: readonly NodeView[];
+  try {
+    all = await source.nodes();
+  } catch (err) {
+    source.log.warn({ err }, 'metrics: listing nodes failed; keeping the last counts');
+    return;
+  }
+  const counts = new Map<string, number>([...PHASES, 'Unreadable'].map((p) => [p, 0]));
+  for (const n of all) {
+    const selected = matchesSelector(n.labels, source.config.selector) || Object.hasOwn(n.annotations, ANNOTATIONS.phase) || Object.hasOwn(n.labels, MIGRATED_LABEL);
+    if (!selected) continue;
+    const parsed = parseState(n.annotations);
+    const phase = parsed.ok ? parsed.state.phase : 'Unreadable';
+    counts.set(phase, (counts.get(phase) ?? 0) + 1);
+  }
+  for (const [phase, count] of counts) gauge.set({ phase }, count);
 }
 
 /** A Lock that reports leadership as a gauge and remembers whether the API server answered. */
@@ -246,7 +140,7 @@ export class ObservedLock implements Lock {
     private readonly inner: Lock,
     private readonly metrics: ControllerMetrics,
   ) {
-    metrics.leader.set({}, 0);
+    metrics.leader.set(0);
   }
 
   async tryAcquire(): Promise<boolean> {
@@ -254,18 +148,18 @@ export class ObservedLock implements Lock {
       const held = await this.inner.tryAcquire();
       this.apiReachable = true;
       this.lastError = undefined;
-      this.metrics.leader.set({}, held ? 1 : 0);
+      this.metrics.leader.set(held ? 1 : 0);
       return held;
     } catch (err) {
       this.apiReachable = false;
       this.lastError = err instanceof Error ? err.message : String(err);
-      this.metrics.leader.set({}, 0);
+      this.metrics.leader.set(0);
       throw err;
     }
   }
 
   async release(): Promise<void> {
-    this.metrics.leader.set({}, 0);
+    this.metrics.leader.set(0);
     await this.inner.release();
   }
 }

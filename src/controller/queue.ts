@@ -1,12 +1,8 @@
 // A work queue keyed by node name, after client-go's workqueue: a key is queued at most once,
 // is never handed to two workers at once (re-added while processing, it comes back after done()),
-// can be delayed (requeue-after), and failing keys back off exponentially until forgotten.
+// and can be delayed (requeue-after). It counts a key's failures in a row; how long they back off
+// is the engine's retry policy (engine/retry.ts).
 import type { Clock } from '../ports.js';
-
-export interface BackoffPolicy {
-  initialMs: number;
-  maxMs: number;
-}
 
 export class WorkQueue<K = string> {
   private readonly queue: K[] = [];
@@ -17,10 +13,7 @@ export class WorkQueue<K = string> {
   private readonly getters: ((key: K | undefined) => void)[] = [];
   private shuttingDown = false;
 
-  constructor(
-    private readonly clock: Clock,
-    private readonly backoff: BackoffPolicy,
-  ) {}
+  constructor(private readonly clock: Clock) {}
 
   add(key: K): void {
     if (this.shuttingDown || this.dirty.has(key)) return;
@@ -48,13 +41,11 @@ export class WorkQueue<K = string> {
     );
   }
 
-  /** Add after this key's next backoff step: initial, doubling, capped. */
-  addRateLimited(key: K): number {
+  /** One more failure of this key in a row; returns how many now. */
+  noteFailure(key: K): number {
     const failures = (this.failures.get(key) ?? 0) + 1;
     this.failures.set(key, failures);
-    const delay = Math.min(this.backoff.initialMs * 2 ** (failures - 1), this.backoff.maxMs);
-    this.addAfter(key, delay);
-    return delay;
+    return failures;
   }
 
   /** The key succeeded: its backoff starts over. */
@@ -79,8 +70,11 @@ export class WorkQueue<K = string> {
     if (this.dirty.has(key)) this.push(key);
   }
 
+  /** Nothing queued is handed out any more (a stopping controller starts nothing new). */
   shutDown(): void {
     this.shuttingDown = true;
+    this.queue.length = 0;
+    this.dirty.clear();
     for (const { cancel } of this.delayed.values()) cancel.abort();
     this.delayed.clear();
     for (const resolve of this.getters.splice(0)) resolve(undefined);

@@ -1,9 +1,12 @@
 // The controller: leader election, node watch feeding the work queue, and workers. Only the
-// Lease holder acts; losing the Lease stops everything (the process is expected to exit and be
-// restarted, like controller-runtime's managers).
+// Lease holder acts. A term of leadership ends when the Lease is lost (the API server did not
+// answer for a whole lease, or another replica holds it): in-flight steps are cancelled, and the
+// replica stands by as a candidate again. On stop (SIGTERM) nothing new starts, the steps in
+// flight get stopGraceMs to reach their next recorded state, then the Lease is released.
 import type { Logger } from '../log.js';
 import type { EngineDeps } from '../engine/executor.js';
-import type { Lock, NodeWatch } from '../ports.js';
+import { LeaseNamespaceMissingError, type Lock, type NodeWatch } from '../ports.js';
+import { backoffMs } from '../engine/retry.js';
 import { WorkQueue } from './queue.js';
 import { isRelevant, reconcileKey, type Outcome } from './reconciler.js';
 
@@ -14,92 +17,130 @@ export interface ControllerOptions {
   log: Logger;
   /** How often the leader renews, and a candidate retries, the Lease. */
   renewIntervalMs: number;
+  /** How long the Lease lasts unrenewed: while the API server does not answer, the leader keeps acting this long. */
+  leaseDurationMs: number;
+  /** On stop: how long steps in flight may run on before they are cancelled (within the pod's termination grace period). */
+  stopGraceMs?: number;
   /** Parallel reconciles; defaults to concurrency + 1 so a free worker answers quick decisions. */
   workers?: number;
   onOutcome?: (node: string, outcome: Outcome) => void;
+  /** Leadership changes, for tests and logs. */
+  onLeadership?: (leading: boolean) => void;
 }
 
-export class LostLeadershipError extends Error {
-  constructor(options?: ErrorOptions) {
-    super('lost the leader Lease; stopping so a new leader can take over', options);
-    this.name = 'LostLeadershipError';
-  }
-}
+export const DEFAULT_STOP_GRACE_MS = 20_000;
 
 export class Controller {
-  readonly queue: WorkQueue<string>;
+  /** The current term's queue. */
+  queue: WorkQueue<string>;
 
   constructor(private readonly options: ControllerOptions) {
-    const { retries } = options.engine.config;
-    this.queue = new WorkQueue(options.engine.clock, { initialMs: retries.initialBackoffSeconds * 1000, maxMs: retries.maxBackoffSeconds * 1000 });
+    this.queue = new WorkQueue(options.engine.clock);
   }
 
-  /** Runs until the signal aborts (resolves) or leadership is lost (rejects). */
+  /** Runs until the signal aborts. Throws only what retrying cannot fix (a missing Lease namespace). */
   async run(signal: AbortSignal): Promise<void> {
     const { lock, log, engine, renewIntervalMs } = this.options;
-    const { clock } = engine;
-    while (!(await this.acquire(lock))) {
-      if (signal.aborted) return;
-      log.debug('waiting for the leader Lease');
-      await clock.sleep(renewIntervalMs, signal).catch(() => undefined);
-      if (signal.aborted) return;
+    while (!signal.aborted) {
+      if (!(await this.acquire(lock))) {
+        log.debug('waiting for the leader Lease');
+        await engine.clock.sleep(renewIntervalMs, signal).catch(() => undefined);
+        continue;
+      }
+      log.info('became leader');
+      this.options.onLeadership?.(true);
+      const ended = await this.lead(signal);
+      this.options.onLeadership?.(false);
+      if (ended === 'stopped') return;
+      log.warn('lost the leader Lease; in-flight steps were cancelled (they resume from the nodes\' state); standing by');
     }
-    log.info('became leader');
+  }
 
-    const stop = new AbortController();
-    const onAbort = () => stop.abort(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
+  /** One term of leadership. */
+  private async lead(signal: AbortSignal): Promise<'stopped' | 'lost'> {
+    const { lock, log, engine, renewIntervalMs, leaseDurationMs } = this.options;
+    const { clock } = engine;
+    const queue = (this.queue = new WorkQueue(clock));
+    // Cancels the steps in flight: at once when the Lease is lost, after the grace period on stop.
+    const term = new AbortController();
+    const deps: EngineDeps = { ...engine, signal: term.signal };
     const selector = engine.config.selector;
     await this.options.watch.start((node) => {
-      if (isRelevant(node, selector)) this.queue.add(node.name);
+      if (isRelevant(node, selector)) queue.add(node.name);
     });
     const workerCount = this.options.workers ?? engine.config.concurrency + 1;
-    const workers = Array.from({ length: workerCount }, () => this.worker());
-    let lost: unknown;
-    try {
-      while (!stop.signal.aborted) {
-        await clock.sleep(renewIntervalMs, stop.signal).catch(() => undefined);
-        if (stop.signal.aborted) break;
-        const renewed = await lock.tryAcquire().catch((err: unknown) => {
-          lost = err;
-          return false;
-        });
-        if (!renewed) {
-          lost = new LostLeadershipError(lost ? { cause: lost } : undefined);
-          break;
+    const workers = Promise.allSettled(Array.from({ length: workerCount }, () => this.worker(queue, deps)));
+
+    let ended: 'stopped' | 'lost' = 'stopped';
+    let lastRenewed = clock.now().getTime();
+    while (!signal.aborted) {
+      await clock.sleep(renewIntervalMs, signal).catch(() => undefined);
+      if (signal.aborted) break;
+      let renewed: boolean;
+      try {
+        renewed = await lock.tryAcquire();
+      } catch (err) {
+        // The API server does not answer: nobody else can take the Lease either until it expires.
+        if (clock.now().getTime() - lastRenewed < leaseDurationMs) {
+          log.warn({ err }, 'renewing the leader Lease failed; still within the lease, going on');
+          continue;
         }
+        log.warn({ err }, 'the leader Lease could not be renewed within its duration');
+        renewed = false;
       }
-    } finally {
-      signal.removeEventListener('abort', onAbort);
-      await this.options.watch.stop();
-      this.queue.shutDown();
-      await Promise.allSettled(workers);
-      if (!lost) await lock.release().catch((err: unknown) => log.warn({ err }, 'releasing the Lease failed'));
+      if (!renewed) {
+        ended = 'lost';
+        break;
+      }
+      lastRenewed = clock.now().getTime();
     }
-    if (lost) throw lost;
+
+    queue.shutDown(); // nothing new starts
+    if (ended === 'lost') {
+      term.abort(new Error('lost the leader Lease'));
+    } else {
+      const grace = this.options.stopGraceMs ?? DEFAULT_STOP_GRACE_MS;
+      const timer = new AbortController();
+      const graceOver = clock.sleep(grace, timer.signal).then(
+        () => {
+          log.warn({ graceMs: grace }, 'stopping: steps still in flight after the grace period are cancelled; they resume from the nodes\' state');
+          term.abort(new Error('stopping'));
+        },
+        () => undefined,
+      );
+      await workers;
+      timer.abort();
+      await graceOver;
+    }
+    await workers;
+    await this.options.watch.stop();
+    if (ended === 'stopped') await lock.release().catch((err: unknown) => log.warn({ err }, 'releasing the Lease failed'));
+    return ended;
   }
 
   private async acquire(lock: Lock): Promise<boolean> {
     try {
       return await lock.tryAcquire();
     } catch (err) {
+      // Retrying cannot help: say what to do and stop (exit 2), rather than answer 503 forever.
+      if (err instanceof LeaseNamespaceMissingError) throw err;
       this.options.log.warn({ err }, 'leader election failed; retrying');
       return false;
     }
   }
 
-  private async worker(): Promise<void> {
+  private async worker(queue: WorkQueue<string>, deps: EngineDeps): Promise<void> {
     for (;;) {
-      const key = await this.queue.get();
+      const key = await queue.get();
       if (key === undefined) return;
       try {
-        const outcome = await reconcileKey(key, this.options.engine, this.queue);
+        const outcome = await reconcileKey(key, deps, queue);
         this.options.onOutcome?.(key, outcome);
       } catch (err) {
         this.options.log.error({ err, node: key }, 'reconcile crashed');
-        this.queue.addRateLimited(key);
+        queue.addAfter(key, backoffMs(queue.noteFailure(key), deps.config.retries));
       } finally {
-        this.queue.done(key);
+        queue.done(key);
       }
     }
   }

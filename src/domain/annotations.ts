@@ -19,6 +19,14 @@ export const ANNOTATIONS = {
   failedPhase: `${PREFIX}failed-phase`,
   rollbackReason: `${PREFIX}rollback-reason`,
   blockedBy: `${PREFIX}blocked-by`,
+  nextAttemptAt: `${PREFIX}next-attempt-at`,
+  unavailableAttempts: `${PREFIX}unavailable-attempts`,
+  intentSince: `${PREFIX}intent-since`,
+  backupDir: `${PREFIX}backup-dir`,
+  unselectedAt: `${PREFIX}unselected-at`,
+  warnings: `${PREFIX}warnings`,
+  /** Set when the node ended RolledBack or Failed with rollout.haltOnFailure; removing it (or `resume`) lets the rollout go on. */
+  halt: `${PREFIX}halt`,
 } as const;
 
 /** Set on success so the node is not migrated twice and is easy to list. */
@@ -70,12 +78,15 @@ export function parseState(annotations: Readonly<Record<string, string>>): Parse
     return undefined;
   };
 
-  const state: MigrationState = { phase: phaseOf(ANNOTATIONS.phase) ?? 'Pending', attempt: 0 };
-  const attemptText = get(ANNOTATIONS.attempt);
-  if (attemptText !== undefined) {
-    if (/^\d{1,6}$/.test(attemptText)) state.attempt = Number(attemptText);
-    else problems.push(`${ANNOTATIONS.attempt}="${attemptText}" is not a non-negative integer`);
-  }
+  const countOf = (key: string): number | undefined => {
+    const value = get(key);
+    if (value === undefined) return undefined;
+    if (/^\d{1,6}$/.test(value)) return Number(value);
+    problems.push(`${key}="${value}" is not a non-negative integer`);
+    return undefined;
+  };
+
+  const state: MigrationState = { phase: phaseOf(ANNOTATIONS.phase) ?? 'Pending', attempt: countOf(ANNOTATIONS.attempt) ?? 0 };
   const source = get(ANNOTATIONS.sourceRuntime);
   if (source !== undefined) {
     if ((SOURCE_RUNTIMES as readonly string[]).includes(source)) state.sourceRuntime = source as SourceRuntime;
@@ -91,6 +102,12 @@ export function parseState(annotations: Readonly<Record<string, string>>): Parse
   assign(state, 'previousCriSocket', get(ANNOTATIONS.previousCriSocket));
   assign(state, 'rollbackReason', get(ANNOTATIONS.rollbackReason));
   assign(state, 'blockedBy', get(ANNOTATIONS.blockedBy));
+  assign(state, 'nextAttemptAt', dateOf(ANNOTATIONS.nextAttemptAt));
+  assign(state, 'unavailableAttempts', countOf(ANNOTATIONS.unavailableAttempts));
+  assign(state, 'intentSince', dateOf(ANNOTATIONS.intentSince));
+  assign(state, 'backupDir', get(ANNOTATIONS.backupDir));
+  assign(state, 'unselectedAt', dateOf(ANNOTATIONS.unselectedAt));
+  assign(state, 'warnings', get(ANNOTATIONS.warnings));
 
   if (problems.length > 0) {
     return { ok: false, error: `unreadable migration state: ${problems.join('; ')}. Fix or remove the annotation(s)` };
@@ -115,6 +132,12 @@ export function serializeState(state: MigrationState): Record<string, string | n
     [ANNOTATIONS.failedPhase]: state.failedPhase ?? null,
     [ANNOTATIONS.rollbackReason]: text(state.rollbackReason),
     [ANNOTATIONS.blockedBy]: text(state.blockedBy),
+    [ANNOTATIONS.nextAttemptAt]: state.nextAttemptAt?.toISOString() ?? null,
+    [ANNOTATIONS.unavailableAttempts]: state.unavailableAttempts ? String(state.unavailableAttempts) : null,
+    [ANNOTATIONS.intentSince]: state.intentSince?.toISOString() ?? null,
+    [ANNOTATIONS.backupDir]: state.backupDir ?? null,
+    [ANNOTATIONS.unselectedAt]: state.unselectedAt?.toISOString() ?? null,
+    [ANNOTATIONS.warnings]: text(state.warnings),
   };
 }
 

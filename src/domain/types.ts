@@ -1,22 +1,6 @@
 // Plain data the engine reasons about. Adapters translate Kubernetes objects into these, so the
 // engine never sees @kubernetes/client-node types.
 
-export const PHASES = [
-  'Pending',
-  'Preflight',
-  'Cordoned',
-  'Drained',
-  'RuntimeConfigured',
-  'KubeletSwitched',
-  'Verified',
-  'Uncordoned',
-  'Succeeded',
-  'RollingBack',
-  'RolledBack',
-  'Failed',
-] as const;
-export type Phase = (typeof PHASES)[number];
-
 /** The forward path, in order. */
 export const FORWARD_PHASES = [
   'Pending',
@@ -28,8 +12,12 @@ export const FORWARD_PHASES = [
   'Verified',
   'Uncordoned',
   'Succeeded',
-] as const satisfies readonly Phase[];
+] as const;
 export type ForwardPhase = (typeof FORWARD_PHASES)[number];
+
+export const PHASES = [...FORWARD_PHASES, 'RollingBack', 'RolledBack', 'Failed'] as const;
+export type Phase = (typeof PHASES)[number];
+
 
 export const TERMINAL_PHASES: readonly Phase[] = ['Succeeded', 'RolledBack', 'Failed'];
 
@@ -65,8 +53,23 @@ export interface MigrationState {
   failedPhase?: Phase;
   /** Why we rolled back (or stopped in Failed). */
   rollbackReason?: string;
-  /** Pods and PDBs blocking the drain, while they do. */
+  /** Pods and PDBs blocking the drain, or what keeps the node from starting, while they do. */
   blockedBy?: string;
+  /**
+   * Backoff as state: after a failed attempt, nobody (controller, restarted controller, CLI) tries
+   * the intent again before this time.
+   */
+  nextAttemptAt?: Date;
+  /** Attempts that failed because the API server or the node's sshd did not answer (not counted in attempt). */
+  unavailableAttempts?: number;
+  /** When the current intent was first written: bounds the overall time of a step (the drain's timeout). */
+  intentSince?: Date;
+  /** The backup directory on the node, once the backup step has run there. */
+  backupDir?: string;
+  /** When the engine noticed that the node no longer matches the selector mid-migration. */
+  unselectedAt?: Date;
+  /** Preflight warnings: what of the node's Docker settings could not be carried over. */
+  warnings?: string;
 }
 
 export interface NodeView {
@@ -102,7 +105,37 @@ export interface PodView {
   /** Has the kubernetes.io/config.mirror annotation: a static pod's API mirror. */
   mirror: boolean;
   usesEmptyDir: boolean;
+  /**
+   * Annotated cluster-autoscaler.kubernetes.io/safe-to-evict: "true": its owner declares its
+   * local data disposable (the autoscaler's convention), so emptyDir does not refuse it.
+   */
+  safeToEvict?: boolean;
   deletionTimestamp?: Date;
+}
+
+/** A PodDisruptionBudget's spec and status, as far as the drain needs it. */
+export interface BudgetView {
+  namespace: string;
+  name: string;
+  minAvailable?: string;
+  maxUnavailable?: string;
+  disruptionsAllowed: number;
+  currentHealthy: number;
+  desiredHealthy: number;
+  expectedPods: number;
+}
+
+/**
+ * The budget allows no eviction even with every pod it counts healthy (maxUnavailable 0, or
+ * minAvailable equal to the pod count): a drain can only wait for its timeout.
+ */
+export function neverAllowsDisruption(budget: BudgetView): boolean {
+  return budget.disruptionsAllowed === 0 && budget.expectedPods > 0 && budget.currentHealthy >= budget.expectedPods;
+}
+
+export function describeBudget(budget: BudgetView): string {
+  const spec = budget.maxUnavailable !== undefined ? `maxUnavailable: ${budget.maxUnavailable}` : budget.minAvailable !== undefined ? `minAvailable: ${budget.minAvailable}` : 'no limit set';
+  return `PodDisruptionBudget ${budget.namespace}/${budget.name} (${spec}; ${budget.currentHealthy}/${budget.expectedPods} healthy, ${budget.disruptionsAllowed} disruption(s) allowed)`;
 }
 
 export function podKey(pod: { namespace: string; name: string }): string {

@@ -12,6 +12,8 @@ import type { ParseResult } from '../domain/annotations.js';
 import { CONTROL_PLANE_LABELS } from '../domain/annotations.js';
 import { matchesSelector } from '../domain/selector.js';
 import { forwardIndex, TERMINAL_PHASES, type MigrationState, type NodeView, type Phase } from '../domain/types.js';
+import { controlPlaneVerdict, type ControlPlaneView } from './control-plane.js';
+import { canaryRoom, rolloutGate, type GateReason, type RolloutView } from './rollout.js';
 
 export type ActionName =
   | 'preflight'
@@ -30,8 +32,14 @@ export type ActionName =
 export interface ClusterView {
   /** Ready nodes other than this one. */
   readyOtherNodes: number;
-  /** Other nodes mid-migration (phase or intent past Pending, not terminal). */
+  /** Other nodes mid-migration (phase or intent past Pending, not terminal) or claimed by a live actor. */
   inFlightOtherNodes: readonly string[];
+  /** What the fleet policy looks at (rollout.ts). */
+  rollout: RolloutView;
+  /** Who decides: the controller refuses what only the CLI can ride out (a single control plane). */
+  by: 'controller' | 'cli';
+  /** For a control-plane node: the other control-plane nodes, their static pods (etcd). */
+  controlPlane?: ControlPlaneView;
 }
 
 export interface Snapshot {
@@ -43,8 +51,8 @@ export interface Snapshot {
 
 export type Decision =
   | { kind: 'none'; reason: string; /** Needs a human: worth a Warning event. */ warning?: boolean }
-  | { kind: 'wait'; reason: string; requeueAfterMs: number }
-  | { kind: 'act'; action: ActionName; target: Phase; reason: string };
+  | { kind: 'wait'; reason: string; requeueAfterMs: number; /** The fleet policy holds every new node back, not just this one. */ gate?: GateReason }
+  | { kind: 'act'; action: ActionName; target: Phase; reason: string; /** What admission checked, for the plan. */ notes?: string[] };
 
 /** The action that enters each forward phase. */
 export const ENTER_ACTION: Readonly<Partial<Record<Phase, ActionName>>> = {
@@ -90,7 +98,19 @@ export function isMigrating(state: MigrationState): boolean {
   return state.phase !== 'Pending' || state.intent !== undefined;
 }
 
-export function decide(snapshot: Snapshot, config: Config, _now: Date): Decision {
+/** A failed attempt's backoff still runs (next-attempt-at on the node): wait, whoever asks. */
+function backoffWait(state: MigrationState, config: Config, now: Date, what: string): Decision | undefined {
+  const next = state.nextAttemptAt;
+  if (next === undefined || next.getTime() <= now.getTime()) return undefined;
+  const counted = state.attempt > 0 ? `attempt ${state.attempt}/${config.retries.maxAttempts} failed` : 'it could not start';
+  return {
+    kind: 'wait',
+    reason: `${what}: ${counted} (${state.lastError ?? 'no error recorded'}); next attempt at ${next.toISOString()}`,
+    requeueAfterMs: next.getTime() - now.getTime(),
+  };
+}
+
+export function decide(snapshot: Snapshot, config: Config, now: Date): Decision {
   const { node } = snapshot;
   if (!snapshot.state.ok) return { kind: 'none', reason: snapshot.state.error, warning: true };
   const state = snapshot.state.state;
@@ -107,9 +127,20 @@ export function decide(snapshot: Snapshot, config: Config, _now: Date): Decision
       if (exhausted) {
         return { kind: 'act', action: 'fail', target: 'Failed', reason: `rollback failed ${state.attempt} times: ${state.lastError ?? ''}` };
       }
-      return { kind: 'act', action: 'rollback', target: 'RolledBack', reason: state.rollbackReason ?? 'rolling back' };
+      return (
+        backoffWait(state, config, now, 'rolling back') ?? {
+          kind: 'act',
+          action: 'rollback',
+          target: 'RolledBack',
+          reason: state.rollbackReason ?? 'rolling back',
+        }
+      );
     case 'Pending':
-      if (state.intent === undefined) return admit(snapshot, config);
+      if (state.intent === undefined) {
+        // Blocked (e.g. the node's sshd did not answer at preflight): nothing was changed; try later.
+        const blocked = backoffWait(state, config, now, `blocked (${state.blockedBy ?? 'not started'})`);
+        return blocked ?? admit(snapshot, config, now);
+      }
       break;
     default:
       break;
@@ -139,12 +170,15 @@ export function decide(snapshot: Snapshot, config: Config, _now: Date): Decision
     return { kind: 'act', action: 'cordon', target: state.phase, reason: 'node was uncordoned during the migration' };
   }
 
+  const waiting = state.intent !== undefined ? backoffWait(state, config, now, `retrying ${state.intent}`) : undefined;
+  if (waiting) return waiting;
+
   const action = ENTER_ACTION[next]!;
-  const resumed = state.intent !== undefined ? ` (resuming: attempt ${state.attempt + 1})` : '';
+  const resumed = state.intent === undefined ? '' : state.attempt > 0 ? ` (resuming: attempt ${state.attempt + 1})` : ' (resuming)';
   return { kind: 'act', action, target: next, reason: `${state.phase} -> ${next}${resumed}` };
 }
 
-function admit(snapshot: Snapshot, config: Config): Decision {
+function admit(snapshot: Snapshot, config: Config, now: Date): Decision {
   const { node } = snapshot;
   if (!matchesSelector(node.labels, config.selector)) return { kind: 'none', reason: `not selected by ${config.selector}` };
   const runtime = runtimeOf(node);
@@ -164,6 +198,25 @@ function admit(snapshot: Snapshot, config: Config): Decision {
   if (!node.ready) return { kind: 'wait', reason: 'node is not Ready; waiting before taking it out of service', requeueAfterMs: ADMISSION_RETRY_MS };
   const cluster = snapshot.cluster;
   if (!cluster) throw new Error('decide: a Pending node needs the cluster view');
+  const gate = rolloutGate(cluster.rollout, config, now);
+  if (!gate.open) return { kind: 'wait', reason: gate.message, requeueAfterMs: gate.retryAfterMs, gate: gate.reason };
+  let notes: string[] = [];
+  if (isControlPlane(node)) {
+    if (!cluster.controlPlane) throw new Error('decide: a control-plane node needs the control-plane view');
+    const verdict = controlPlaneVerdict(node.name, cluster.controlPlane, cluster.by);
+    if (verdict.kind === 'refuse') return { kind: 'none', reason: verdict.reason, warning: true };
+    if (verdict.kind === 'wait') return { kind: 'wait', reason: verdict.reason, requeueAfterMs: ADMISSION_RETRY_MS };
+    notes = verdict.notes;
+  }
+  if (canaryRoom(cluster.rollout, cluster.inFlightOtherNodes.length, config) <= 0) {
+    const { nodes } = config.rollout.canary;
+    return {
+      kind: 'wait',
+      reason: `canary: ${cluster.rollout.migrated.length} of ${nodes} canary node(s) migrated, ${cluster.inFlightOtherNodes.length} in flight; the rest waits for them and their soak`,
+      requeueAfterMs: ADMISSION_RETRY_MS,
+      gate: 'canary',
+    };
+  }
   if (cluster.inFlightOtherNodes.length >= config.concurrency) {
     return {
       kind: 'wait',
@@ -178,7 +231,7 @@ function admit(snapshot: Snapshot, config: Config): Decision {
       requeueAfterMs: ADMISSION_RETRY_MS,
     };
   }
-  return { kind: 'act', action: 'preflight', target: 'Preflight', reason: 'Pending -> Preflight' };
+  return { kind: 'act', action: 'preflight', target: 'Preflight', reason: 'Pending -> Preflight', ...(notes.length ? { notes } : {}) };
 }
 
 /** What a successful action changes in the state, besides phase and intent. */
@@ -187,6 +240,9 @@ export function completedState(state: MigrationState, target: Phase, now: Date):
   delete next.intent;
   delete next.lastError;
   delete next.blockedBy;
+  delete next.nextAttemptAt;
+  delete next.unavailableAttempts;
+  delete next.intentSince;
   if (TERMINAL_PHASES.includes(target)) next.finishedAt = now;
   return next;
 }

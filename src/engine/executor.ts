@@ -1,5 +1,9 @@
 // Applies the state machine's decisions through the ports. reconcileNode is the one entry point
 // the controller, the CLI and the dry-run plan all use; a dry run passes recording ports.
+//
+// Every write of the migration state is one compare-and-swap that also renews this actor's
+// claim on the node (domain/claim.ts), so a step is never taken by two actors, and a failed
+// attempt records when the next one may start (next-attempt-at), which every actor honours.
 import { createHash } from 'node:crypto';
 import type { Config } from '../config.js';
 import {
@@ -11,18 +15,38 @@ import {
   parseState,
   stateDiff,
 } from '../domain/annotations.js';
-import { forwardIndex, type MigrationState, type NodePatch, type NodeView, type Phase } from '../domain/types.js';
+import { CLAIM_ANNOTATIONS, claimAnnotations, ClaimHeldError, ClaimLostError, claimVerdict, describeClaim, isLive, parseClaim, RELEASED_CLAIM, type Actor } from '../domain/claim.js';
+import { causedBy, errorChain, isTerminal, TerminalError, UnavailableError } from '../domain/errors.js';
+import { matchesSelector } from '../domain/selector.js';
+import { forwardIndex, TERMINAL_PHASES, type MigrationState, type NodePatch, type NodeView, type Phase } from '../domain/types.js';
+import { describeBlockers, drainNode } from '../drain/drain.js';
+import { detectSourceRuntime, gatherFacts, type HostFacts } from '../host/facts.js';
+import { renderFiles, type RenderedFiles } from '../host/files.js';
+import { ensureBackup, recordImagesToCarry, rollbackStages, runAsserts, runBackupDir, runStage, type RunnerContext, type Stage } from '../host/playbook-runner.js';
+import { preflightChecks } from '../host/preflight.js';
 import { nodeLogger, redactText, type Logger } from '../log.js';
-import type { Clock, EventRecorder, NodeApi, PodEvictor, RemoteConnector, RemoteHost, SmokeTester } from '../ports.js';
 import type { PlaybookSet } from '../playbooks/loader.js';
-import { completedState, decide, isMigrating, runtimeOf, type ActionName, type ClusterView, type Decision } from './decide.js';
-import { describeBlockers, drainNode } from './drain.js';
-import { errorChain, isTerminal, TerminalError } from './errors.js';
-import { detectSourceRuntime, gatherFacts, type HostFacts } from './facts.js';
-import { renderFiles, type RenderedFiles } from './files.js';
+import {
+  StaleStateError,
+  type Clock,
+  type EventRecorder,
+  type NodeApi,
+  type PodEvictor,
+  type RemoteConnector,
+  type RemoteHost,
+  type ControlPlaneApi,
+  type RolloutStore,
+  type SmokeTester,
+} from '../ports.js';
+import { STATIC_COMPONENTS } from '../domain/static-pods.js';
+import { completedState, decide, isControlPlane, isMigrating, runtimeOf, type ActionName, type Decision } from './decide.js';
+import type { GateReason } from './rollout.js';
+import { clusterView } from './view.js';
 import type { Mutex } from './mutex.js';
-import { runAsserts, runBackupDir, rollbackStages, runStage, type RunnerContext, type Stage } from './playbook-runner.js';
-import { preflightChecks, type CheckResult } from './preflight.js';
+import type { EngineObserver, Outcome } from './observer.js';
+import { ActionFailedError, backoffMs, unavailableBackoffMs } from './retry.js';
+
+export { ActionFailedError } from './retry.js';
 
 export interface EngineDeps {
   config: Config;
@@ -31,96 +55,65 @@ export interface EngineDeps {
   events: EventRecorder;
   smoke: SmokeTester;
   connect: RemoteConnector;
+  /** Rollout-wide facts: pause, blocking pods. */
+  rollout: RolloutStore;
+  /** The control plane's static pods (etcd members, API servers). */
+  controlPlane: ControlPlaneApi;
   playbooks: PlaybookSet;
   clock: Clock;
   log: Logger;
+  /** Who acts: written into the node's claim. */
+  actor: Actor;
   /** Serialises the admission of Pending nodes, so concurrency holds within this process. */
   admission: Mutex;
-  /** Observers for progress output (CLI) and plans; optional. */
+  /** The engine's event stream: progress, metrics, plans. */
   observer?: EngineObserver;
-}
-
-export interface EngineObserver {
-  decided?(node: string, decision: Decision): void;
-  preflight?(node: string, results: readonly CheckResult[]): void;
-  rendered?(node: string, rendered: RenderedFiles): void;
+  /** Cancels what is in flight (a stopping controller, Ctrl-C). */
+  signal?: AbortSignal;
 }
 
 export type PassResult =
   | { kind: 'progressed'; node: string; action: ActionName; phase: Phase }
-  | { kind: 'wait'; node: string; reason: string; requeueAfterMs: number }
+  | { kind: 'wait'; node: string; reason: string; requeueAfterMs: number; gate?: GateReason }
   | { kind: 'settled'; node: string; reason: string; phase: Phase | undefined };
-
-export class ActionFailedError extends Error {
-  constructor(
-    readonly node: string,
-    readonly action: ActionName,
-    readonly terminal: boolean,
-    message: string,
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
-    this.name = 'ActionFailedError';
-  }
-}
 
 /** Hash of what shapes a migration: recorded on the node when it starts. */
 export function configHash(config: Config, playbooks: PlaybookSet): string {
   const { log: _log, playbooksDir: _dir, ...relevant } = config;
-  return createHash('sha256')
-    .update(JSON.stringify(relevant))
-    .update(playbooks.dockershim.sha256)
-    .update(playbooks['cri-dockerd'].sha256)
-    .digest('hex')
-    .slice(0, 16);
-}
-
-export async function clusterView(nodes: NodeApi, self: string): Promise<ClusterView> {
-  const all = await nodes.list();
-  const others = all.filter((n) => n.name !== self);
-  return {
-    readyOtherNodes: others.filter((n) => n.ready).length,
-    inFlightOtherNodes: others
-      .filter((n) => {
-        const parsed = parseState(n.annotations);
-        return parsed.ok && isMigrating(parsed.state);
-      })
-      .map((n) => n.name),
-  };
+  return createHash('sha256').update(JSON.stringify(relevant)).update(playbooks.sha256).digest('hex').slice(0, 16);
 }
 
 /**
  * One level-triggered pass for one node: read it, decide, and take at most one step. Throws
- * ActionFailedError (after recording the failure on the node) so the caller can back off.
+ * ActionFailedError once the failure is recorded on the node (its next-attempt-at says when to
+ * come back), ClaimHeldError when another actor holds the node, other errors when nothing could
+ * be recorded.
  */
 export async function reconcileNode(name: string, deps: EngineDeps): Promise<PassResult> {
   const log = nodeLogger(deps.log, name);
   const node = await deps.nodes.get(name);
   const parsed = parseState(node.annotations);
 
-  let decision: Decision;
-  let state: MigrationState;
   if (parsed.ok && parsed.state.phase === 'Pending' && parsed.state.intent === undefined) {
     // Admission: decide and write the intent under one lock, from a fresh read, so two workers
     // cannot both take the last concurrency slot.
     const admitted = await deps.admission.run(async () => {
       const fresh = await deps.nodes.get(name);
       const freshState = parseState(fresh.annotations);
-      const cluster = await clusterView(deps.nodes, name);
-      const d = decide({ node: fresh, state: freshState, cluster }, deps.config, deps.clock.now());
+      const now = deps.clock.now();
+      const cluster = await clusterView(deps, fresh, now);
+      const d = decide({ node: fresh, state: freshState, cluster }, deps.config, now);
       if (d.kind !== 'act' || !freshState.ok) return { decision: d, state: freshState.ok ? freshState.state : parsed.state, node: fresh };
       const intent = await writeIntent(fresh, freshState.state, d, deps);
       return { decision: d, state: intent.state, node: intent.node };
     });
-    decision = admitted.decision;
-    state = admitted.state;
-    deps.observer?.decided?.(name, decision);
-    if (decision.kind !== 'act') return await settleOrWait(admitted.node, decision, deps, log);
-    return await act(admitted.node, state, decision, deps, log);
+    deps.observer?.emit({ type: 'decided', node: name, decision: admitted.decision });
+    if (admitted.decision.kind !== 'act') return await settleOrWait(admitted.node, admitted.decision, deps, log);
+    return await act(admitted.node, admitted.state, admitted.decision, deps, log);
   }
 
-  decision = decide({ node, state: parsed }, deps.config, deps.clock.now());
-  deps.observer?.decided?.(name, decision);
+  const decision = decide({ node, state: parsed }, deps.config, deps.clock.now());
+  deps.observer?.emit({ type: 'decided', node: name, decision });
   if (decision.kind !== 'act' || !parsed.ok) return await settleOrWait(node, decision, deps, log);
   const intent = await writeIntent(node, parsed.state, decision, deps);
   return await act(intent.node, intent.state, decision, deps, log);
@@ -130,7 +123,12 @@ async function settleOrWait(node: NodeView, decision: Decision, deps: EngineDeps
   const parsed = parseState(node.annotations);
   if (decision.kind === 'wait') {
     log.info({ reason: decision.reason }, 'waiting');
-    return { kind: 'wait', node: node.name, reason: decision.reason, requeueAfterMs: decision.requeueAfterMs };
+    // The fleet policy holds the node back: say so on the node (once per reason) for status and describe.
+    if (decision.gate && parsed.ok && parsed.state.blockedBy !== decision.reason) {
+      await deps.nodes.patch(node.name, { annotations: { [ANNOTATIONS.blockedBy]: redactText(decision.reason).slice(0, 1024) } });
+      await deps.events.record(node.name, { type: 'Normal', reason: 'MigrationWaiting', message: decision.reason });
+    }
+    return { kind: 'wait', node: node.name, reason: decision.reason, requeueAfterMs: decision.requeueAfterMs, ...(decision.gate ? { gate: decision.gate } : {}) };
   }
   if (decision.kind === 'none' && decision.warning) {
     // Tell a human once, not on every pass: remember the message on the node when we can.
@@ -146,31 +144,79 @@ async function settleOrWait(node: NodeView, decision: Decision, deps: EngineDeps
   return { kind: 'settled', node: node.name, reason: decision.kind === 'none' ? decision.reason : '', phase: parsed.ok ? parsed.state.phase : undefined };
 }
 
-/** Compare-and-swap on our own annotations: nobody else moved this node's state meanwhile. */
-function sameState(expected: Readonly<Record<string, string>>) {
+/**
+ * The guard of every state write: nobody moved this node's state since `expected` was read, and
+ * the claim is ours, free, or one this actor may take over. A lost race is StaleStateError (read
+ * again); another holder is ClaimHeldError.
+ */
+function guardFor(expected: NodeView, deps: EngineDeps) {
   const keys = [ANNOTATIONS.phase, ANNOTATIONS.intent, ANNOTATIONS.attempt];
-  return (fresh: NodeView) => keys.every((k) => fresh.annotations[k] === expected[k]);
+  return (fresh: NodeView) => {
+    const verdict = claimVerdict(fresh.annotations, deps.actor, deps.clock.now());
+    if (verdict.kind === 'held') throw heldError(fresh.name, verdict.by, verdict.expired, deps);
+    return keys.every((k) => fresh.annotations[k] === expected.annotations[k]);
+  };
+}
+
+function heldError(node: string, claim: NonNullable<ReturnType<typeof parseClaim>>, expired: boolean, deps: EngineDeps): ClaimHeldError {
+  const now = deps.clock.now();
+  const what = expired
+    ? `its claim expired; ${deps.actor.identity.startsWith('cli@') ? 'take it over with --force if that actor is gone' : 'it can be taken over'}`
+    : 'wait for it to finish, or stop that actor first';
+  return new ClaimHeldError(node, claim, expired, `${node} is held by ${describeClaim(claim, now)}: ${what}`);
+}
+
+/** The claim annotations this write carries: renewed while migrating, released at a terminal phase. */
+function claimPatch(node: NodeView, next: MigrationState, deps: EngineDeps): Record<string, string | null> {
+  if (TERMINAL_PHASES.includes(next.phase) || (next.phase === 'Pending' && next.intent === undefined)) {
+    return parseClaim(node.annotations) ? { ...RELEASED_CLAIM } : {};
+  }
+  const current = parseClaim(node.annotations);
+  const since = current?.holder === deps.actor.identity ? current.since : deps.clock.now();
+  return claimAnnotations(deps.actor, deps.clock.now(), since);
 }
 
 async function writeState(node: NodeView, next: MigrationState, deps: EngineDeps, extra: NodePatch = {}): Promise<NodeView> {
-  const annotations = { ...stateDiff(node.annotations, next), ...extra.annotations };
+  const annotations = { ...stateDiff(node.annotations, next), ...claimPatch(node, next, deps), ...extra.annotations };
   const patch: NodePatch = { ...extra, annotations };
-  if (Object.keys(annotations).length === 0 && extra.labels === undefined && extra.unschedulable === undefined) return node;
-  return deps.nodes.patch(node.name, patch, { guard: sameState(node.annotations) });
+  return deps.nodes.patch(node.name, patch, { guard: guardFor(node, deps) });
 }
 
 async function writeIntent(node: NodeView, state: MigrationState, decision: Extract<Decision, { kind: 'act' }>, deps: EngineDeps) {
   // Pure state transitions have no side effect to protect with an intent.
   if (decision.action === 'beginRollback' || decision.action === 'fail') return { node, state };
+  const now = deps.clock.now();
   const next: MigrationState = { ...state, intent: decision.target };
+  if (state.intent !== decision.target) next.intentSince = now;
+  delete next.nextAttemptAt;
   if (decision.action === 'preflight') {
-    next.startedAt ??= deps.clock.now();
+    next.startedAt ??= now;
     // Remembered before we touch the node, so rollback undoes only what we did.
     next.wasUnschedulable ??= node.unschedulable;
     next.previousCriSocket ??= node.annotations[KUBEADM_CRI_SOCKET_ANNOTATION] ?? '';
     next.configHash = configHash(deps.config, deps.playbooks);
   }
-  return { node: await writeState(node, next, deps), state: next };
+  const unselected = isMigrating(next) && next.unselectedAt === undefined && !matchesSelector(node.labels, deps.config.selector);
+  if (unselected) next.unselectedAt = now;
+  const written = await writeState(node, next, deps);
+  if (unselected) {
+    const message = 'label removed: finishing the migration already under way; it will not be repeated';
+    nodeLogger(deps.log, node.name).warn({ selector: deps.config.selector }, message);
+    deps.observer?.emit({ type: 'unselected', node: node.name });
+    await deps.events.record(node.name, { type: 'Warning', reason: 'MigrationLabelRemoved', message: `${message} (selector ${deps.config.selector})` });
+  }
+  return { node: written, state: next };
+}
+
+function outcomeOf(phase: Phase): Outcome | undefined {
+  return phase === 'Succeeded' ? 'succeeded' : phase === 'RolledBack' ? 'rolled_back' : phase === 'Failed' ? 'failed' : undefined;
+}
+
+function emitFinished(deps: EngineDeps, node: string, state: MigrationState): void {
+  const outcome = outcomeOf(state.phase);
+  if (!outcome) return;
+  const durationMs = state.startedAt && state.finishedAt ? state.finishedAt.getTime() - state.startedAt.getTime() : undefined;
+  deps.observer?.emit({ type: 'finished', node, outcome, durationMs });
 }
 
 async function act(
@@ -181,59 +227,55 @@ async function act(
   log: Logger,
 ): Promise<PassResult> {
   const now = () => deps.clock.now();
+  const started = now().getTime();
   log.info({ action: decision.action, target: decision.target, reason: decision.reason }, 'acting');
 
   if (decision.action === 'beginRollback') {
     const next: MigrationState = { ...state, phase: 'RollingBack', attempt: 0, rollbackReason: state.lastError ?? decision.reason };
     if (state.intent !== undefined) next.failedPhase = state.intent;
     delete next.intent;
+    delete next.nextAttemptAt;
+    delete next.unavailableAttempts;
     await writeState(node, next, deps);
     await deps.events.record(node.name, { type: 'Warning', reason: 'MigrationRollingBack', message: redactText(decision.reason) });
+    deps.observer?.emit({ type: 'phase', node: node.name, action: decision.action, phase: 'RollingBack', tookMs: 0 });
     return { kind: 'progressed', node: node.name, action: decision.action, phase: 'RollingBack' };
   }
   if (decision.action === 'fail') {
     const next: MigrationState = { ...state, phase: 'Failed', finishedAt: now(), rollbackReason: state.rollbackReason ?? decision.reason };
     if (state.intent !== undefined) next.failedPhase ??= state.intent;
     delete next.intent;
-    await writeState(node, next, deps);
+    delete next.nextAttemptAt;
+    await writeState(node, next, deps, withHalt(undefined, next, deps));
+    const files = state.backupDir
+      ? `the original files are in ${state.backupDir} on the node`
+      : 'no file on the node had been changed (no backup was taken)';
     await deps.events.record(node.name, {
       type: 'Warning',
       reason: 'MigrationFailed',
-      message: redactText(`${decision.reason}. The node needs a human; the original files are in ${runBackupDir(deps.config.backupDir, state.startedAt)} on the node`),
+      message: redactText(`${decision.reason}. The node needs a human; ${files}`),
     });
+    deps.observer?.emit({ type: 'phase', node: node.name, action: decision.action, phase: 'Failed', tookMs: 0 });
+    emitFinished(deps, node.name, next);
     return { kind: 'progressed', node: node.name, action: decision.action, phase: 'Failed' };
   }
 
+  // While the action runs its claim is renewed; losing it cancels the action.
+  const progress: Partial<MigrationState> = {};
+  const claim = keepClaim(node.name, deps);
   let updates: Partial<MigrationState> & { patch?: NodePatch };
   try {
-    updates = await ACTIONS[decision.action]({ node, state, deps, log });
+    updates = await ACTIONS[decision.action]({ node, state, deps, log, progress, signal: claim.signal });
   } catch (err) {
-    const terminal = isTerminal(err);
-    const message = redactText(errorChain(err));
-    log.error({ err, action: decision.action, terminal }, 'action failed');
-    const failed: MigrationState = {
-      ...state,
-      attempt: terminal ? Math.max(deps.config.retries.maxAttempts, state.attempt + 1) : state.attempt + 1,
-      lastError: `${decision.action}: ${message}`,
-    };
-    try {
-      const fresh = await deps.nodes.get(node.name);
-      await writeState(fresh, failed, deps);
-      await deps.events.record(node.name, {
-        type: 'Warning',
-        reason: 'MigrationStepFailed',
-        message: `${decision.action} (attempt ${failed.attempt}/${deps.config.retries.maxAttempts}): ${message}`,
-      });
-    } catch (recordErr) {
-      log.error({ err: recordErr }, 'could not record the failure on the node');
-    }
-    throw new ActionFailedError(node.name, decision.action, terminal, `${node.name}: ${decision.action} failed: ${message}`, { cause: err });
+    await claim.stop();
+    throw await recordFailure(node, state, decision, { ...state, ...progress }, claim.lost ?? err, deps, log);
   }
+  await claim.stop();
 
   const { patch, ...stateUpdates } = updates;
   const fresh = await deps.nodes.get(node.name);
-  const completed = completedState({ ...state, ...stateUpdates }, decision.target, now());
-  await writeState(fresh, completed, deps, patch);
+  const completed = completedState({ ...state, ...progress, ...stateUpdates }, decision.target, now());
+  await writeState(fresh, completed, deps, withHalt(patch, completed, deps));
   const warning = decision.target === 'RolledBack';
   await deps.events.record(node.name, {
     type: warning ? 'Warning' : 'Normal',
@@ -241,7 +283,148 @@ async function act(
     message: redactText(warning ? `rolled back: ${completed.rollbackReason ?? decision.reason}` : decision.reason),
   });
   log.info({ phase: decision.target }, 'phase reached');
+  deps.observer?.emit({ type: 'phase', node: node.name, action: decision.action, phase: decision.target, tookMs: now().getTime() - started });
+  emitFinished(deps, node.name, completed);
   return { kind: 'progressed', node: node.name, action: decision.action, phase: decision.target };
+}
+
+/** A migration that ended RolledBack or Failed halts the rollout (rollout.haltOnFailure): the mark goes with the final state. */
+function withHalt(patch: NodePatch | undefined, state: MigrationState, deps: EngineDeps): NodePatch | undefined {
+  if (!deps.config.rollout.haltOnFailure || (state.phase !== 'RolledBack' && state.phase !== 'Failed')) return patch;
+  const why = `ended ${state.phase} at ${(state.finishedAt ?? deps.clock.now()).toISOString()}: ${state.rollbackReason ?? state.lastError ?? 'no reason recorded'}`;
+  return { ...patch, annotations: { ...patch?.annotations, [ANNOTATIONS.halt]: redactText(why).slice(0, 512) } };
+}
+
+/**
+ * Records a failed attempt on the node and returns the error to throw: ActionFailedError when it
+ * is recorded (its next-attempt-at is on the node), the claim error when another actor took the
+ * node, or the cause itself when nothing could be written.
+ */
+async function recordFailure(
+  node: NodeView,
+  state: MigrationState,
+  decision: Extract<Decision, { kind: 'act' }>,
+  base: MigrationState,
+  err: unknown,
+  deps: EngineDeps,
+  log: Logger,
+): Promise<Error> {
+  if (err instanceof ClaimLostError) return err;
+  // Cancelled (the controller stops or lost its Lease, Ctrl-C): not the step's failure. The intent
+  // stays on the node and the next actor resumes it.
+  if (deps.signal?.aborted) return new Error(`${node.name}: ${decision.action} was cancelled`, { cause: deps.signal.reason });
+  const { retries } = deps.config;
+  const now = deps.clock.now();
+  const terminal = isTerminal(err);
+  const unavailable = !terminal && causedBy(err, UnavailableError) !== undefined;
+  const message = redactText(errorChain(err));
+  log.error({ err, action: decision.action, terminal, unavailable }, 'action failed');
+
+  let failed: MigrationState;
+  if (unavailable) {
+    // Not the step's fault: retried until the API server or sshd answers, not counted.
+    const n = (state.unavailableAttempts ?? 0) + 1;
+    const nextAttemptAt = new Date(now.getTime() + unavailableBackoffMs(n, retries));
+    if (decision.action === 'preflight') {
+      // Nothing was changed yet: the node goes back to Pending, blocked, and frees its slot.
+      failed = { phase: 'Pending', attempt: 0, unavailableAttempts: n, nextAttemptAt, blockedBy: message, lastError: `${decision.action}: ${message}` };
+    } else {
+      failed = { ...base, unavailableAttempts: n, nextAttemptAt, lastError: `${decision.action}: ${message}` };
+    }
+  } else {
+    const attempt = terminal ? Math.max(retries.maxAttempts, state.attempt + 1) : state.attempt + 1;
+    failed = { ...base, attempt, lastError: `${decision.action}: ${message}` };
+    if (attempt < retries.maxAttempts) failed.nextAttemptAt = new Date(now.getTime() + backoffMs(attempt, retries));
+    else delete failed.nextAttemptAt; // exhausted: the next pass rolls back at once
+  }
+  deps.observer?.emit({
+    type: 'stepFailed',
+    node: node.name,
+    action: decision.action,
+    attempt: failed.attempt,
+    maxAttempts: retries.maxAttempts,
+    message,
+    terminal,
+    unavailable,
+    nextAttemptAt: failed.nextAttemptAt,
+  });
+  try {
+    const fresh = await deps.nodes.get(node.name);
+    await writeState(fresh, failed, deps);
+  } catch (recordErr) {
+    log.error({ err: recordErr }, 'could not record the failure on the node');
+    const lostClaim = causedBy(recordErr, ClaimLostError);
+    if (lostClaim) return lostClaim;
+    return new Error(`${node.name}: ${decision.action} failed (${message}) and the failure could not be recorded`, { cause: recordErr });
+  }
+  const next = failed.nextAttemptAt ? `; next attempt at ${failed.nextAttemptAt.toISOString()}` : '';
+  const counted = unavailable ? 'not counted as an attempt' : `attempt ${failed.attempt}/${retries.maxAttempts}`;
+  await deps.events
+    .record(node.name, {
+      type: 'Warning',
+      reason: decision.action === 'preflight' && unavailable ? 'MigrationBlocked' : 'MigrationStepFailed',
+      message: `${decision.action} (${counted}): ${message}${next}`,
+    })
+    .catch((eventErr: unknown) => log.warn({ err: eventErr }, 'recording the failure event failed'));
+  return new ActionFailedError(node.name, decision.action, terminal, `${node.name}: ${decision.action} failed: ${message}`, { cause: err });
+}
+
+/**
+ * Renews this actor's claim while an action runs (every third of the lease). When another actor
+ * has taken the node, or the claim cannot be renewed before it expires, the signal aborts the
+ * action and `lost` says why.
+ */
+function keepClaim(name: string, deps: EngineDeps): { signal: AbortSignal; readonly lost: Error | undefined; stop(): Promise<void> } {
+  const cancel = new AbortController();
+  const done = new AbortController();
+  const onOuter = () => cancel.abort(deps.signal?.reason);
+  deps.signal?.addEventListener('abort', onOuter, { once: true });
+  let lost: Error | undefined;
+  const intervalMs = Math.max(1_000, Math.floor((deps.actor.leaseSeconds * 1000) / 3));
+  let lastRenewed = deps.clock.now().getTime();
+  const loop = (async () => {
+    for (;;) {
+      try {
+        await deps.clock.sleep(intervalMs, done.signal);
+      } catch {
+        return;
+      }
+      try {
+        await deps.nodes.patch(name, { annotations: { [CLAIM_ANNOTATIONS.renewedAt]: deps.clock.now().toISOString() } }, {
+          guard: (fresh) => {
+            const verdict = claimVerdict(fresh.annotations, deps.actor, deps.clock.now());
+            if (verdict.kind === 'held') throw heldError(name, verdict.by, verdict.expired, deps);
+            return verdict.kind === 'ours';
+          },
+        });
+        lastRenewed = deps.clock.now().getTime();
+      } catch (err) {
+        const held = causedBy(err, ClaimHeldError);
+        if (held || causedBy(err, StaleStateError)) {
+          // Another actor took the node, or someone removed our claim: stop acting on it.
+          lost = held ?? new ClaimLostError(name, `${name}: the claim of ${deps.actor.identity} was removed while acting; stopping`, { cause: err });
+          cancel.abort(lost);
+          return;
+        }
+        // The API server did not answer: keep trying until the lease would run out.
+        if (deps.clock.now().getTime() - lastRenewed >= deps.actor.leaseSeconds * 1000) {
+          nodeLogger(deps.log, name).warn({ err }, 'could not renew the claim within its lease; going on, the next state write checks it');
+          lastRenewed = deps.clock.now().getTime();
+        }
+      }
+    }
+  })();
+  return {
+    signal: cancel.signal,
+    get lost() {
+      return lost;
+    },
+    async stop() {
+      done.abort();
+      deps.signal?.removeEventListener('abort', onOuter);
+      await loop;
+    },
+  };
 }
 
 interface ActionContext {
@@ -249,20 +432,28 @@ interface ActionContext {
   state: MigrationState;
   deps: EngineDeps;
   log: Logger;
+  /** What the action established before it ended, kept on the node even if it fails later. */
+  progress: Partial<MigrationState>;
+  signal: AbortSignal;
 }
 
 type ActionImpl = (ctx: ActionContext) => Promise<Partial<MigrationState> & { patch?: NodePatch }>;
 
 async function withRemote<T>(ctx: ActionContext, fn: (remote: RemoteHost) => Promise<T>): Promise<T> {
+  ctx.signal.throwIfAborted();
   let remote: RemoteHost;
   try {
     remote = await ctx.deps.connect(ctx.node);
   } catch (err) {
     throw new Error(`cannot reach ${ctx.node.name} over SSH`, { cause: err });
   }
+  // A cancelled action (claim lost, controller stopping) stops at its next remote command.
+  const onAbort = () => void remote.close();
+  ctx.signal.addEventListener('abort', onAbort, { once: true });
   try {
     return await fn(remote);
   } finally {
+    ctx.signal.removeEventListener('abort', onAbort);
     await remote.close().catch((err: unknown) => ctx.log.warn({ err }, 'closing the SSH connection failed'));
   }
 }
@@ -277,28 +468,43 @@ async function planHost(ctx: ActionContext, remote: RemoteHost): Promise<HostPla
   const backupDir = runBackupDir(ctx.deps.config.backupDir, ctx.state.startedAt);
   const facts = await gatherFacts(remote, ctx.deps.config, backupDir);
   const rendered = renderFiles(facts, ctx.deps.config);
-  ctx.deps.observer?.rendered?.(ctx.node.name, rendered);
-  return { facts, rendered, runner: { remote, config: ctx.deps.config, backupDir, facts, rendered, log: ctx.log } };
+  ctx.deps.observer?.emit({ type: 'rendered', node: ctx.node.name, rendered });
+  const onProgress = (message: string, final?: boolean) => {
+    ctx.deps.observer?.emit({ type: 'progress', node: ctx.node.name, message });
+    // The closing figure of a long step goes on the node too (kubectl describe node).
+    if (final) {
+      void ctx.deps.events.record(ctx.node.name, { type: 'Normal', reason: 'MigrationImagesCarried', message }).catch(() => undefined);
+    }
+  };
+  return { facts, rendered, runner: { remote, config: ctx.deps.config, backupDir, facts, rendered, log: ctx.log, onProgress } };
 }
 
 function playbookFor(ctx: ActionContext, facts: HostFacts) {
   const source = ctx.state.sourceRuntime ?? detectSourceRuntime(ctx.node, facts);
-  return { source, loaded: ctx.deps.playbooks[source] };
+  return { source, playbook: ctx.deps.playbooks.forSource(source) };
 }
 
 const ACTIONS: Record<Exclude<ActionName, 'beginRollback' | 'fail'>, ActionImpl> = {
   async preflight(ctx) {
     return withRemote(ctx, async (remote) => {
       const host = await planHost(ctx, remote);
-      const { source, loaded } = playbookFor(ctx, host.facts);
-      const results = [
-        ...preflightChecks(host.facts, ctx.deps.config, source, host.rendered),
-        ...(await runAsserts(loaded.playbook.preflight, host.runner)),
-      ];
-      ctx.deps.observer?.preflight?.(ctx.node.name, results);
+      const { source, playbook } = playbookFor(ctx, host.facts);
+      const results = [...preflightChecks(host.facts, ctx.deps.config, source, host.rendered), ...(await runAsserts(playbook, host.runner))];
+      ctx.deps.observer?.emit({ type: 'preflight', node: ctx.node.name, results });
       const failed = results.filter((r) => !r.ok);
       if (failed.length > 0) {
         throw new TerminalError(`checks failed: ${failed.map((r) => `${r.name}: ${r.message}`).join('; ')}`);
+      }
+      await recordImagesToCarry(host.runner);
+      // What cannot be carried over from the node's Docker settings is said, not dropped silently.
+      const warnings = results.filter((r) => r.severity === 'warning');
+      if (warnings.length > 0) {
+        await ctx.deps.events.record(ctx.node.name, {
+          type: 'Warning',
+          reason: 'PreflightWarning',
+          message: redactText(warnings.map((w) => `${w.name}: ${w.message}`).join('; ')).slice(0, 1024),
+        });
+        return { sourceRuntime: source, warnings: warnings.map((w) => `${w.name}: ${w.message}`).join('; ') };
       }
       return { sourceRuntime: source };
     });
@@ -311,13 +517,17 @@ const ACTIONS: Record<Exclude<ActionName, 'beginRollback' | 'fail'>, ActionImpl>
 
   async drain(ctx) {
     if (!ctx.node.unschedulable) await ctx.deps.nodes.patch(ctx.node.name, { unschedulable: true });
+    const since = ctx.state.intentSince ?? ctx.deps.clock.now();
     await drainNode({
       nodeName: ctx.node.name,
+      deadline: new Date(since.getTime() + ctx.deps.config.drain.timeoutSeconds * 1000),
       config: ctx.deps.config,
       evictor: ctx.deps.evictor,
       clock: ctx.deps.clock,
       log: ctx.log,
+      signal: ctx.signal,
       onBlocked: async (blockers) => {
+        ctx.deps.observer?.emit({ type: 'drainBlocked', node: ctx.node.name, blockers });
         const text = describeBlockers(blockers);
         await ctx.deps.nodes.patch(ctx.node.name, { annotations: { [ANNOTATIONS.blockedBy]: text === '' ? null : redactText(text).slice(0, 1024) } });
         if (text !== '') await ctx.deps.events.record(ctx.node.name, { type: 'Warning', reason: 'DrainBlocked', message: `waiting for: ${text}` });
@@ -327,9 +537,20 @@ const ACTIONS: Record<Exclude<ActionName, 'beginRollback' | 'fail'>, ActionImpl>
   },
 
   async configureRuntime(ctx) {
+    // A single control plane's API server stops with Docker in this stage and comes back only
+    // when the kubelet runs on containerd: nothing could record this step's end in between, so
+    // the kubelet stage runs here too (the next step finds it done and records it).
+    const single = await isSingleControlPlane(ctx);
     return withRemote(ctx, async (remote) => {
       const host = await planHost(ctx, remote);
-      await runStage(playbookFor(ctx, host.facts).loaded.playbook, 'runtime', host.runner);
+      await ensureBackup(host.runner);
+      ctx.progress.backupDir = host.runner.backupDir;
+      const { playbook } = playbookFor(ctx, host.facts);
+      await runStage(playbook, 'runtime', host.runner);
+      if (single) {
+        ctx.deps.observer?.emit({ type: 'progress', node: ctx.node.name, message: 'single control plane: starting the kubelet on containerd in the same step (its API server is down until then)' });
+        await runStage(playbook, 'kubelet', host.runner);
+      }
       return {};
     });
   },
@@ -337,7 +558,7 @@ const ACTIONS: Record<Exclude<ActionName, 'beginRollback' | 'fail'>, ActionImpl>
   async switchKubelet(ctx) {
     await withRemote(ctx, async (remote) => {
       const host = await planHost(ctx, remote);
-      await runStage(playbookFor(ctx, host.facts).loaded.playbook, 'kubelet', host.runner);
+      await runStage(playbookFor(ctx, host.facts).playbook, 'kubelet', host.runner);
     });
     // `kubeadm upgrade` reads the runtime from this annotation.
     return { patch: { annotations: { [KUBEADM_CRI_SOCKET_ANNOTATION]: CONTAINERD_SOCKET } } };
@@ -352,11 +573,14 @@ const ACTIONS: Record<Exclude<ActionName, 'beginRollback' | 'fail'>, ActionImpl>
         config.verifyTimeoutSeconds * 1000,
         'Ready with a containerd:// runtime',
       );
+      await staticPodsSettle(ctx, 'containerd');
       if (config.smoke.enabled) {
         const image = config.smoke.image || (await sandboxImageOf(ctx));
         await smoke.run(ctx.node.name, { image, namespace: config.smoke.namespace, timeoutMs: config.smoke.timeoutSeconds * 1000 });
       }
     } catch (err) {
+      // The API server not answering is not the node's fault: retried, not rolled back.
+      if (causedBy(err, UnavailableError)) throw err;
       // Waiting longer will not help: a node that does not verify is rolled back.
       throw new TerminalError('verification failed', { cause: err });
     }
@@ -387,7 +611,7 @@ const ACTIONS: Record<Exclude<ActionName, 'beginRollback' | 'fail'>, ActionImpl>
       const stages: Stage[] = kubeletTouched ? ['kubelet', 'runtime'] : ['runtime'];
       await withRemote(ctx, async (remote) => {
         const host = await planHost(ctx, remote);
-        await rollbackStages(playbookFor(ctx, host.facts).loaded.playbook, stages, host.runner);
+        await rollbackStages(playbookFor(ctx, host.facts).playbook, stages, host.runner);
       });
     }
     if (kubeletTouched || ctx.node.annotations[KUBEADM_CRI_SOCKET_ANNOTATION] === CONTAINERD_SOCKET) {
@@ -403,6 +627,7 @@ const ACTIONS: Record<Exclude<ActionName, 'beginRollback' | 'fail'>, ActionImpl>
         deps.config.verifyTimeoutSeconds * 1000,
         'Ready again with the docker:// runtime',
       );
+      await staticPodsSettle(ctx, 'docker');
     }
     const current = await deps.nodes.get(ctx.node.name);
     if (state.wasUnschedulable !== true && current.unschedulable) {
@@ -412,6 +637,25 @@ const ACTIONS: Record<Exclude<ActionName, 'beginRollback' | 'fail'>, ActionImpl>
   },
 };
 
+/** The node is the cluster's only control-plane node: its API server is the only one. */
+async function isSingleControlPlane(ctx: ActionContext): Promise<boolean> {
+  if (!isControlPlane(ctx.node)) return false;
+  return (await ctx.deps.nodes.list()).filter(isControlPlane).length <= 1;
+}
+
+/**
+ * On a control-plane node, every static pod it runs (etcd, the API server, the controller
+ * manager, the scheduler) Ready on `runtime`: etcd healthy again, the node's API server answering
+ * /readyz (its readiness probe), before the next node is touched.
+ */
+async function staticPodsSettle(ctx: ActionContext, runtime: 'docker' | 'containerd'): Promise<void> {
+  if (!isControlPlane(ctx.node)) return;
+  const { deps } = ctx;
+  const components = (await deps.controlPlane.staticPods()).filter((p) => p.node === ctx.node.name && STATIC_COMPONENTS.includes(p.component)).map((p) => p.component);
+  await deps.controlPlane.waitForStaticPods(ctx.node.name, runtime, components, deps.config.verifyTimeoutSeconds * 1000, ctx.signal);
+}
+
 async function sandboxImageOf(ctx: ActionContext): Promise<string> {
   return withRemote(ctx, async (remote) => (await planHost(ctx, remote)).rendered.sandboxImage);
 }
+

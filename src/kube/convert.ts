@@ -1,6 +1,7 @@
 // Kubernetes objects -> the engine's plain views.
-import type { V1Node, V1Pod } from '@kubernetes/client-node';
-import type { NodeView, PodView } from '../domain/types.js';
+import type { V1Node, V1Pod, V1PodDisruptionBudget } from '@kubernetes/client-node';
+import { ApiUnavailableError } from '../domain/errors.js';
+import type { BudgetView, NodeView, PodView } from '../domain/types.js';
 
 export function toNodeView(node: V1Node): NodeView {
   const name = node.metadata?.name;
@@ -32,7 +33,27 @@ export function toPodView(pod: V1Pod): PodView {
     controllers: (metadata.ownerReferences ?? []).filter((o) => o.controller === true).map((o) => ({ kind: o.kind, name: o.name })),
     mirror: Object.hasOwn(metadata.annotations ?? {}, 'kubernetes.io/config.mirror'),
     usesEmptyDir: (pod.spec?.volumes ?? []).some((v) => v.emptyDir !== undefined && v.emptyDir !== null),
+    safeToEvict: metadata.annotations?.[SAFE_TO_EVICT] === 'true',
     ...(deletion ? { deletionTimestamp: new Date(deletion) } : {}),
+  };
+}
+
+/** The cluster autoscaler's annotation for pods whose local storage may be thrown away. */
+export const SAFE_TO_EVICT = 'cluster-autoscaler.kubernetes.io/safe-to-evict';
+
+export function toBudgetView(pdb: V1PodDisruptionBudget): BudgetView {
+  const str = (v: unknown) => (v === undefined || v === null ? undefined : String(v));
+  const minAvailable = str(pdb.spec?.minAvailable);
+  const maxUnavailable = str(pdb.spec?.maxUnavailable);
+  return {
+    namespace: pdb.metadata?.namespace ?? '',
+    name: pdb.metadata?.name ?? '',
+    ...(minAvailable !== undefined ? { minAvailable } : {}),
+    ...(maxUnavailable !== undefined ? { maxUnavailable } : {}),
+    disruptionsAllowed: pdb.status?.disruptionsAllowed ?? 0,
+    currentHealthy: pdb.status?.currentHealthy ?? 0,
+    desiredHealthy: pdb.status?.desiredHealthy ?? 0,
+    expectedPods: pdb.status?.expectedPods ?? 0,
   };
 }
 
@@ -70,17 +91,51 @@ export class KubeApiError extends Error {
   }
 }
 
-/** Wraps a client-node API object so its rejections are KubeApiErrors. */
-export function conciseApiErrors<T extends object>(api: T): T {
+/** HTTP statuses that mean the API server (or what is in front of it) is not answering now. */
+const UNAVAILABLE_STATUS = new Set([500, 502, 503, 504]);
+
+/** Network-level failures of a request: nothing reached (or came back from) the API server. */
+function isNetworkError(err: unknown): boolean {
+  const e = err as { name?: string; code?: unknown; type?: string; errno?: unknown } | null;
+  if (!e || typeof e !== 'object') return false;
+  if (e.name === 'AbortError' || e.name === 'TimeoutError' || e.type === 'aborted' || e.type === 'request-timeout') return true;
+  if (e.name === 'FetchError' || e.type === 'system') return true;
+  return typeof e.code === 'string' && /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EPIPE|EAI_AGAIN|ENOTFOUND|UND_ERR_\w+)$/.test(e.code);
+}
+
+/**
+ * Wraps a client-node API object: every request gets a time limit (a paused or partitioned API
+ * server must not hang a step forever), rejections are one-line KubeApiErrors, and a request that
+ * found the API server not answering is an ApiUnavailableError (retried, not counted as a failed
+ * attempt). Options a caller passes (e.g. a patch content type) are kept.
+ */
+export function conciseApiErrors<T extends object>(api: T, requestTimeoutMs = 30_000): T {
+  // client-node runs request options' middleware through its own minimal Observable (anything
+  // with toPromise()), like its setHeaderOptions does.
+  const resolved = <C>(value: C) => ({ toPromise: () => Promise.resolve(value) });
+  const withTimeout = {
+    pre: (context: { getSignal(): AbortSignal | undefined; setSignal(signal: AbortSignal): void }) => {
+      if (!context.getSignal()) context.setSignal(AbortSignal.timeout(requestTimeoutMs));
+      return resolved(context);
+    },
+    post: <R>(context: R) => resolved(context),
+  };
   return new Proxy(api, {
     get(target, property, receiver) {
       const value: unknown = Reflect.get(target, property, receiver);
       if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => {
-        const result: unknown = value.apply(target, args);
+      return (param: unknown, options?: { middleware?: unknown[] }) => {
+        const merged = { ...options, middleware: [...(options?.middleware ?? []), withTimeout], middlewareMergeStrategy: 'append' };
+        const result: unknown = value.call(target, param, merged);
         if (!(result instanceof Promise)) return result;
         return result.catch((err: unknown) => {
           const code = statusCode(err);
+          if (code !== undefined && UNAVAILABLE_STATUS.has(code)) {
+            throw new ApiUnavailableError(`the API server answered ${code}`, { cause: new KubeApiError(code, statusBody(err)) });
+          }
+          if (code === undefined && isNetworkError(err)) {
+            throw new ApiUnavailableError(`the API server did not answer: ${(err as Error).message}`, { cause: err });
+          }
           throw code === undefined ? err : new KubeApiError(code, statusBody(err));
         });
       };

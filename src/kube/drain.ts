@@ -1,10 +1,10 @@
 // PodEvictor over the Kubernetes API: pods listed by spec.nodeName, evicted through policy/v1
 // Eviction (with the pod's uid as precondition), deletions observed by watch.
 import { setTimeout as delay } from 'node:timers/promises';
-import type { CoreV1Api, V1Pod, Watch } from '@kubernetes/client-node';
-import { podKey, type PodView } from '../domain/types.js';
+import type { CoreV1Api, PolicyV1Api, V1Pod, Watch } from '@kubernetes/client-node';
+import { podKey, type BudgetView, type PodView } from '../domain/types.js';
 import type { EvictionOutcome, EvictOptions, PodEvictor } from '../ports.js';
-import { statusBody, statusCode, toPodView } from './convert.js';
+import { statusBody, statusCode, toBudgetView, toPodView } from './convert.js';
 import { watchOnce } from './watch.js';
 
 /** "The disruption budget web-pdb needs 2 healthy pods..." -> web-pdb */
@@ -19,8 +19,18 @@ export function budgetFromStatus(status: ReturnType<typeof statusBody>): string 
 export class KubePodEvictor implements PodEvictor {
   constructor(
     private readonly core: CoreV1Api,
+    private readonly policy: PolicyV1Api,
     private readonly watch: Watch,
   ) {}
+
+  async readBudget(namespace: string, name: string): Promise<BudgetView | undefined> {
+    try {
+      return toBudgetView(await this.policy.readNamespacedPodDisruptionBudget({ namespace, name }));
+    } catch (err) {
+      if (statusCode(err) === 404) return undefined;
+      throw new Error(`reading PodDisruptionBudget ${namespace}/${name} failed`, { cause: err });
+    }
+  }
 
   async listPodsOnNode(nodeName: string): Promise<PodView[]> {
     try {

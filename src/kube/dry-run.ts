@@ -1,26 +1,20 @@
-// Dry run for the cluster: reads are real, changes are recorded and kept in an overlay so the
-// engine walks its whole path; evictions go to the API server with dryRun=All, so the plan shows
-// which PodDisruptionBudgets would block, without evicting anything.
-import { podKey, type NodePatch, type NodeView, type PodView } from '../domain/types.js';
+// Dry run for the cluster: reads are real, changes are recorded (into the engine's one observer
+// stream, in order) and kept in an overlay so the engine walks its whole path; evictions go to the
+// API server with dryRun=All, so the plan shows which PodDisruptionBudgets would block, without
+// evicting anything.
 import { applyPatch } from '../domain/node-patch.js';
-import type { EventRecorder, EvictionOutcome, EvictOptions, NodeApi, PatchOptions, PodEvictor, SmokeTester } from '../ports.js';
+import { podKey, type BudgetView, type NodePatch, type NodeView, type PodView } from '../domain/types.js';
+import type { DryRunRecord } from '../engine/observer.js';
+import type { ControlPlaneApi, EventRecorder, EvictionOutcome, EvictOptions, NodeApi, PatchOptions, PodEvictor, SmokeTester, StaticPodView } from '../ports.js';
 
-export type ClusterRecord =
-  | { kind: 'patch'; node: string; patch: NodePatch }
-  | { kind: 'wait'; node: string; description: string }
-  | { kind: 'evict'; pod: string; outcome: EvictionOutcome }
-  | { kind: 'event'; node: string; type: string; reason: string; message: string }
-  | { kind: 'smoke'; node: string; image: string };
-
-export class ClusterRecorder {
-  readonly records: ClusterRecord[] = [];
-}
+/** Where a recording port puts what it did not do. */
+export type RecordSink = (node: string | undefined, record: DryRunRecord) => void;
 
 export class RecordingNodeApi implements NodeApi {
   private readonly overlay = new Map<string, NodePatch[]>();
   constructor(
     private readonly inner: NodeApi,
-    private readonly recorder: ClusterRecorder,
+    private readonly sink: RecordSink,
   ) {}
 
   private view(node: NodeView): NodeView {
@@ -38,14 +32,14 @@ export class RecordingNodeApi implements NodeApi {
   async patch(name: string, patch: NodePatch, options?: PatchOptions): Promise<NodeView> {
     const current = await this.get(name);
     if (options?.guard && !options.guard(current)) throw new Error(`${name}: state changed while planning`);
-    this.recorder.records.push({ kind: 'patch', node: name, patch });
+    this.sink(name, { kind: 'patch', patch });
     this.overlay.set(name, [...(this.overlay.get(name) ?? []), patch]);
     return this.get(name);
   }
 
   /** A plan cannot make the kubelet report anything: it records the wait and assumes success. */
   async waitFor(name: string, _predicate: (node: NodeView) => boolean, _timeoutMs: number, description: string): Promise<NodeView> {
-    this.recorder.records.push({ kind: 'wait', node: name, description });
+    this.sink(name, { kind: 'wait', description });
     return this.get(name);
   }
 }
@@ -53,7 +47,7 @@ export class RecordingNodeApi implements NodeApi {
 export class RecordingEvictor implements PodEvictor {
   constructor(
     private readonly inner: PodEvictor,
-    private readonly recorder: ClusterRecorder,
+    private readonly sink: RecordSink,
   ) {}
 
   listPodsOnNode(nodeName: string): Promise<PodView[]> {
@@ -62,7 +56,8 @@ export class RecordingEvictor implements PodEvictor {
 
   async evict(pod: PodView, options: EvictOptions): Promise<EvictionOutcome> {
     const outcome = await this.inner.evict(pod, { ...options, dryRun: true });
-    this.recorder.records.push({ kind: 'evict', pod: podKey(pod), outcome });
+    const budget = outcome.kind === 'blocked' && outcome.budget ? await this.inner.readBudget(pod.namespace, outcome.budget).catch(() => undefined) : undefined;
+    this.sink(undefined, { kind: 'evict', pod: podKey(pod), outcome, ...(budget ? { budget } : {}) });
     // Blockers are reported in the plan; the plan itself does not wait for them.
     return { kind: 'accepted' };
   }
@@ -70,18 +65,38 @@ export class RecordingEvictor implements PodEvictor {
   async waitForDeletion(): Promise<PodView[]> {
     return [];
   }
+
+  readBudget(namespace: string, name: string): Promise<BudgetView | undefined> {
+    return this.inner.readBudget(namespace, name);
+  }
 }
 
 export class RecordingEvents implements EventRecorder {
-  constructor(private readonly recorder: ClusterRecorder) {}
+  constructor(private readonly sink: RecordSink) {}
   async record(nodeName: string, event: { type: 'Normal' | 'Warning'; reason: string; message: string }): Promise<void> {
-    this.recorder.records.push({ kind: 'event', node: nodeName, ...event });
+    this.sink(nodeName, { kind: 'event', ...event });
   }
 }
 
 export class RecordingSmokeTester implements SmokeTester {
-  constructor(private readonly recorder: ClusterRecorder) {}
+  constructor(private readonly sink: RecordSink) {}
   async run(nodeName: string, options: { image: string }): Promise<void> {
-    this.recorder.records.push({ kind: 'smoke', node: nodeName, image: options.image });
+    this.sink(nodeName, { kind: 'smoke', image: options.image });
+  }
+}
+
+/** Reads are real; a plan cannot make static pods restart, so their wait is recorded and assumed. */
+export class RecordingControlPlane implements ControlPlaneApi {
+  constructor(
+    private readonly inner: ControlPlaneApi,
+    private readonly sink: RecordSink,
+  ) {}
+
+  staticPods(): Promise<StaticPodView[]> {
+    return this.inner.staticPods();
+  }
+
+  async waitForStaticPods(node: string, runtime: 'docker' | 'containerd', components: readonly string[]): Promise<void> {
+    this.sink(node, { kind: 'wait', description: `running its static pods (${components.join(', ') || 'none'}) Ready on ${runtime}` });
   }
 }

@@ -1,17 +1,22 @@
 // Builds every Kubernetes adapter from one KubeConfig.
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { CoordinationV1Api, CoreV1Api, KubeConfig, Watch } from '@kubernetes/client-node';
+import { CoordinationV1Api, CoreV1Api, KubeConfig, PolicyV1Api, Watch } from '@kubernetes/client-node';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { Clock } from '../ports.js';
 import { conciseApiErrors } from './convert.js';
+import { KubeconfigError } from './errors.js';
+
+export { KubeconfigError } from './errors.js';
 import { KubePodEvictor } from './drain.js';
 import { KubeEventRecorder } from './events.js';
 import { KubeNodeWatch } from './informer.js';
 import { LeaseLock } from './lease.js';
 import { KubeNodeApi } from './nodes.js';
 import { KubeSmokeTester } from './smoke.js';
+import { KubeControlPlane } from './control-plane.js';
+import { KubeRolloutStore } from './rollout.js';
 import { KubeWorkloadLister } from './workloads.js';
 
 const SERVICE_ACCOUNT_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
@@ -21,11 +26,17 @@ export function loadKubeConfig(options: { kubeconfig?: string; context?: string 
   try {
     if (options.kubeconfig) kc.loadFromFile(options.kubeconfig);
     else kc.loadFromDefault();
-    if (options.context) kc.setCurrentContext(options.context);
   } catch (err) {
-    throw new Error(`cannot load the kubeconfig${options.kubeconfig ? ` ${options.kubeconfig}` : ''}: check --kubeconfig/KUBECONFIG`, { cause: err });
+    throw new KubeconfigError(`cannot load the kubeconfig${options.kubeconfig ? ` ${options.kubeconfig}` : ''}: ${(err as Error).message}. Fix: check --kubeconfig/KUBECONFIG`);
   }
-  if (!kc.getCurrentCluster()) throw new Error('the kubeconfig has no current cluster: pass --context or set current-context');
+  if (options.context) {
+    const names = kc.getContexts().map((c) => c.name);
+    if (!names.includes(options.context)) {
+      throw new KubeconfigError(`--context ${options.context}: no such context in the kubeconfig (it has: ${names.join(', ') || 'none'})`);
+    }
+    kc.setCurrentContext(options.context);
+  }
+  if (!kc.getCurrentCluster()) throw new KubeconfigError('the kubeconfig has no current cluster: pass --context or set current-context');
   return kc;
 }
 
@@ -42,15 +53,18 @@ export function ownNamespace(): string {
 export function createKubeAdapters(kc: KubeConfig, config: Config, clock: Clock, log: Logger) {
   const core = conciseApiErrors(kc.makeApiClient(CoreV1Api));
   const coordination = conciseApiErrors(kc.makeApiClient(CoordinationV1Api));
+  const policy = conciseApiErrors(kc.makeApiClient(PolicyV1Api));
   const watch = new Watch(kc);
   const identity = process.env['POD_NAME'] ?? `${hostname()}-${process.pid}`;
   return {
     identity,
     nodes: new KubeNodeApi(core, watch, clock),
-    evictor: new KubePodEvictor(core, watch),
+    evictor: new KubePodEvictor(core, policy, watch),
     events: new KubeEventRecorder(core, clock, log, identity),
     smoke: new KubeSmokeTester(core, watch, clock),
-    workloads: new KubeWorkloadLister(core),
+    workloads: new KubeWorkloadLister(core, kc),
+    controlPlane: new KubeControlPlane(core, clock),
+    rollout: new KubeRolloutStore(core, config.rollout.namespace || config.leaderElection.namespace || ownNamespace()),
     nodeWatch: new KubeNodeWatch(kc, core, log),
     lock: new LeaseLock(coordination, clock, {
       namespace: config.leaderElection.namespace || ownNamespace(),

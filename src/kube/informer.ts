@@ -57,6 +57,8 @@ export class KubeNodeWatch implements NodeWatch {
       this.backoffMs = this.options.initialBackoffMs;
     });
     informer.on('error', (err: unknown) => {
+      // A watch we stopped ends with an error too: that is no failure.
+      if (this.stopped) return;
       this.log.warn({ err, retryInMs: this.backoffMs }, 'node watch failed; restarting');
       this.scheduleRestart();
     });

@@ -1,7 +1,7 @@
 // Leader election with a coordination.k8s.io/v1 Lease: acquire when free or expired, renew while
 // held; every write carries the resourceVersion read, so two candidates cannot both win.
 import { V1MicroTime, type CoordinationV1Api, type V1Lease } from '@kubernetes/client-node';
-import type { Clock, Lock } from '../ports.js';
+import { LeaseNamespaceMissingError, type Clock, type Lock } from '../ports.js';
 import { statusCode } from './convert.js';
 
 export interface LeaseOptions {
@@ -37,6 +37,7 @@ export class LeaseLock implements Lock {
         return true;
       } catch (createErr) {
         if (statusCode(createErr) === 409) return false; // another candidate created it first
+        if (statusCode(createErr) === 404) throw new LeaseNamespaceMissingError(namespace, { cause: createErr });
         throw new Error(`creating lease ${namespace}/${name} failed`, { cause: createErr });
       }
     }

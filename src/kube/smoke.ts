@@ -37,7 +37,7 @@ export class KubeSmokeTester implements SmokeTester {
       for (;;) {
         if (last.status?.phase === 'Running') return;
         if (last.status?.phase === 'Failed' || last.status?.phase === 'Succeeded') {
-          throw new Error(`smoke pod ${namespace}/${name} ended ${last.status.phase}: ${describeStatus(last)}`);
+          throw new Error(`smoke pod ${namespace}/${name} ended ${last.status.phase}: ${describeStatus(last)}${await this.warnings(namespace, name)}`);
         }
         const end = await watchOnce<V1Pod>(
           this.watch,
@@ -50,7 +50,9 @@ export class KubeSmokeTester implements SmokeTester {
           stop.signal,
         ).catch(() => 'ended' as const);
         if (end === 'aborted') {
-          throw new Error(`smoke pod ${namespace}/${name} not Running on ${nodeName} within ${Math.round(options.timeoutMs / 1000)}s: ${describeStatus(last)}`);
+          throw new Error(
+            `smoke pod ${namespace}/${name} not Running on ${nodeName} within ${Math.round(options.timeoutMs / 1000)}s: ${describeStatus(last)}${await this.warnings(namespace, name)}`,
+          );
         }
         if (end === 'ended') last = await this.core.readNamespacedPod({ name, namespace });
       }
@@ -60,6 +62,20 @@ export class KubeSmokeTester implements SmokeTester {
       await this.core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 0 }).catch((err: unknown) => {
         if (statusCode(err) !== 404) throw new Error(`deleting smoke pod ${namespace}/${name} failed`, { cause: err });
       });
+    }
+  }
+
+  /**
+   * What the kubelet said about the pod: a sandbox or image that cannot be pulled shows only in
+   * its Events ("failed to pull image ..."), never in its status.
+   */
+  private async warnings(namespace: string, name: string): Promise<string> {
+    try {
+      const events = await this.core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.kind=Pod,involvedObject.name=${name}` });
+      const messages = [...new Set(events.items.filter((e) => e.type === 'Warning').map((e) => `${e.reason}: ${e.message ?? ''}`.trim()))];
+      return messages.length ? `; events: ${messages.slice(-3).join('; ')}` : '';
+    } catch {
+      return ''; // the reason we have is enough; the events are a courtesy
     }
   }
 

@@ -1,6 +1,18 @@
 // The playbook format: remote steps per source runtime, in YAML under the top-level playbooks/.
 import { z } from 'zod';
-import { FILE_GROUPS } from '../engine/files.js';
+
+/** Names a playbook's write steps refer to. A group may render to zero or more files. */
+export const FILE_GROUPS = [
+  'containerd-config',
+  'registry-hosts',
+  'containerd-proxy',
+  'crictl-config',
+  'kubeadm-flags',
+  'kubelet-extra-args',
+  'kubelet-config',
+  'instance-config',
+] as const;
+export type FileGroup = (typeof FILE_GROUPS)[number];
 
 /** Variables a command may use as {{ name }}; the engine fills them in (see engine/playbook-runner.ts). */
 export const TEMPLATE_VARIABLES = [
@@ -12,17 +24,17 @@ export const TEMPLATE_VARIABLES = [
   'managedPaths',
   /** The paths this write step writes. */
   'paths',
-  /** Script: copy each managed file to the backup dir unless already there (absent files get a .absent marker). */
-  'backupScript',
-  /** Script: exit 0 when every managed file has a backup. */
-  'backupCheck',
   /** Script: put back this step's files from the backup (remove those that did not exist). */
   'restore',
+  /** The source's Docker units in stop order (sources.<source>.dockerUnits), shell-quoted. */
+  'dockerUnits',
+  /** The same units in start order (the reverse). */
+  'dockerUnitsStartOrder',
 ] as const;
 export type TemplateVariable = (typeof TEMPLATE_VARIABLES)[number];
 
 /** Conditions a step may depend on with `when`. */
-export const CONDITIONS = ['preloadSandboxImage', 'proxyConfigured'] as const;
+export const CONDITIONS = ['carryImages', 'proxyConfigured'] as const;
 export type Condition = (typeof CONDITIONS)[number];
 
 const command = z
@@ -82,30 +94,58 @@ export const WriteStepSchema = z
   })
   .strict();
 
+/** What the engine does itself at a point of the playbook (with progress and figures of its own). */
+export const BUILTINS = ['carry-images', 'verify-images'] as const;
+export type Builtin = (typeof BUILTINS)[number];
+
+export const BuiltinStepSchema = z
+  .object({
+    ...stepBase,
+    /** carry-images: Docker's images into containerd's k8s.io namespace; verify-images: each of them answers through the CRI. */
+    builtin: z.enum(BUILTINS),
+  })
+  .strict();
+
 /** A write step has `write`; any other step is a run step. Picking the schema first gives precise errors. */
-export const StepSchema = z.unknown().transform((value, ctx): RunStep | WriteStep => {
-  const isWrite = typeof value === 'object' && value !== null && 'write' in value;
-  const result = (isWrite ? WriteStepSchema : RunStepSchema).safeParse(value);
+export const StepSchema = z.unknown().transform((value, ctx): RunStep | WriteStep | BuiltinStep => {
+  const has = (key: string) => typeof value === 'object' && value !== null && key in value;
+  const result = (has('write') ? WriteStepSchema : has('builtin') ? BuiltinStepSchema : RunStepSchema).safeParse(value);
   if (result.success) return result.data;
   for (const issue of result.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path });
   return z.NEVER;
 });
 
+const unitName = z.string().regex(/^[A-Za-z0-9@._-]+\.(service|socket)$/, { message: 'must be a systemd unit name such as "docker.service"' });
+
+/** What differs per source runtime: data the shared steps use, and assertions of its own. */
+export const SourceSchema = z
+  .object({
+    description: z.string().optional(),
+    /** The units that make up Docker on such a node, in stop order. */
+    dockerUnits: z.array(unitName).min(1),
+    preflight: z.array(AssertSchema).default([]),
+  })
+  .strict();
+
 export const PlaybookSchema = z
   .object({
-    apiVersion: z.literal('cri-migrator.dev/v1alpha1'),
+    apiVersion: z.literal('cri-migrator.dev/v1alpha2'),
     kind: z.literal('Playbook'),
     metadata: z.object({ name, description: z.string().optional() }).strict(),
-    source: z.enum(['dockershim', 'cri-dockerd']),
+    sources: z.object({ dockershim: SourceSchema, 'cri-dockerd': SourceSchema }).strict(),
     preflight: z.array(AssertSchema),
     steps: z.array(StepSchema).min(1),
   })
   .strict()
   .superRefine((playbook, ctx) => {
     const seen = new Set<string>();
+    const sourceAsserts = Object.values(playbook.sources).flatMap((s) => s.preflight);
     for (const [i, step] of [...playbook.preflight, ...playbook.steps].entries()) {
       if (seen.has(step.name)) ctx.addIssue({ code: 'custom', path: ['steps', i, 'name'], message: `duplicate step name ${step.name}` });
       seen.add(step.name);
+    }
+    for (const assert of sourceAsserts) {
+      if (seen.has(assert.name)) ctx.addIssue({ code: 'custom', path: ['sources'], message: `duplicate step name ${assert.name}` });
     }
     const stages = playbook.steps.map((s) => s.stage);
     const firstKubelet = stages.indexOf('kubelet');
@@ -113,7 +153,7 @@ export const PlaybookSchema = z
       ctx.addIssue({ code: 'custom', path: ['steps'], message: 'all runtime-stage steps must come before the kubelet-stage steps' });
     }
     for (const [i, step] of playbook.steps.entries()) {
-      const texts = 'write' in step ? [step.rollback] : [step.check, step.run, step.rollback];
+      const texts = 'write' in step || 'builtin' in step ? [step.rollback] : [step.check, step.run, step.rollback];
       if (!('write' in step) && texts.some((t) => t?.includes('{{ paths }}') || t?.includes('{{ restore }}'))) {
         ctx.addIssue({ code: 'custom', path: ['steps', i], message: '{{ paths }} and {{ restore }} only make sense in a write step' });
       }
@@ -123,8 +163,14 @@ export const PlaybookSchema = z
 export type Playbook = z.infer<typeof PlaybookSchema>;
 export type RunStep = z.infer<typeof RunStepSchema>;
 export type WriteStep = z.infer<typeof WriteStepSchema>;
-export type Step = RunStep | WriteStep;
+export type BuiltinStep = z.infer<typeof BuiltinStepSchema>;
+export type Step = RunStep | WriteStep | BuiltinStep;
+
+export function isBuiltinStep(step: Step): step is BuiltinStep {
+  return 'builtin' in step;
+}
 export type Assert = z.infer<typeof AssertSchema>;
+export type Source = z.infer<typeof SourceSchema>;
 
 export function isWriteStep(step: Step): step is WriteStep {
   return 'write' in step;

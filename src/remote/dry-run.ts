@@ -1,17 +1,17 @@
 // Dry run for the host: read-only commands and reads go to the real node; mutating commands and
-// writes are recorded (with the before/after of each file) instead of being carried out.
+// writes are recorded (with the before/after of each file) instead of being carried out, into the
+// same ordered stream as the cluster's records.
+import type { DryRunRecord } from '../engine/observer.js';
 import type { ExecOptions, ExecResult, RemoteHost, WriteFileOptions } from '../ports.js';
 
-export type HostRecord =
-  | { kind: 'exec'; command: string }
-  | { kind: 'write'; path: string; before: string | null; after: string; mode: number };
-
 export class RecordingRemoteHost implements RemoteHost {
-  readonly records: HostRecord[] = [];
   /** Files "written" so far, so later reads in the same plan see them. */
   private readonly written = new Map<string, string>();
 
-  constructor(private readonly inner: RemoteHost) {}
+  constructor(
+    private readonly inner: RemoteHost,
+    private readonly sink: (record: DryRunRecord) => void,
+  ) {}
 
   get target(): string {
     return this.inner.target;
@@ -19,7 +19,7 @@ export class RecordingRemoteHost implements RemoteHost {
 
   async exec(command: string, options: ExecOptions): Promise<ExecResult> {
     if (!options.mutates) return this.inner.exec(command, options);
-    this.records.push({ kind: 'exec', command });
+    this.sink({ kind: 'exec', command });
     return { code: 0, stdout: '', stderr: '' };
   }
 
@@ -29,7 +29,7 @@ export class RecordingRemoteHost implements RemoteHost {
 
   async writeFile(path: string, content: string, options: WriteFileOptions): Promise<void> {
     const before = await this.readFile(path);
-    this.records.push({ kind: 'write', path, before, after: content, mode: options.mode });
+    this.sink({ kind: 'write', path, before, after: content, mode: options.mode });
     this.written.set(path, content);
   }
 

@@ -7,8 +7,8 @@ import { NodeSSH } from 'node-ssh';
 import type { Config } from '../config.js';
 import type { NodeView } from '../domain/types.js';
 import { redactText, type Logger } from '../log.js';
-import { RemoteCommandError, type ExecOptions, type ExecResult, type RemoteConnector, type RemoteHost, type WriteFileOptions } from '../ports.js';
-import { shQuote } from '../engine/shell.js';
+import { HostUnreachableError, RemoteCommandError, type ExecOptions, type ExecResult, type RemoteConnector, type RemoteHost, type WriteFileOptions } from '../ports.js';
+import { shQuote } from '../host/shell.js';
 import { parseKnownHosts, verifyHostKey, type KnownHostEntry } from './known-hosts.js';
 
 export interface SshTarget {
@@ -78,7 +78,9 @@ export class SshRemoteHost implements RemoteHost {
     } catch (err) {
       ssh.dispose();
       const reason = rejection ?? redactText((err as Error).message);
-      throw new Error(`SSH connection to ${this.target} failed: ${reason}`, { cause: err });
+      // Refused, timed out, or a host key we do not trust: nothing ran on the node. Retried until
+      // it answers with the right key; a wrong key is never accepted.
+      throw new HostUnreachableError(`SSH connection to ${this.target} failed: ${reason}`, { cause: err });
     }
     this.ssh = ssh;
   }
@@ -131,7 +133,7 @@ export class SshRemoteHost implements RemoteHost {
     const localLimit = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         channel?.close();
-        reject(new RemoteCommandError(`command on ${this.target} did not finish within ${options.timeoutMs + 10_000}ms (connection hung?)`));
+        reject(new HostUnreachableError(`command on ${this.target} did not finish within ${options.timeoutMs + 10_000}ms: the connection hung`));
       }, options.timeoutMs + 10_000);
     });
     try {
@@ -150,14 +152,24 @@ export class SshRemoteHost implements RemoteHost {
           { ...result, stderr: redactText(result.stderr) },
         );
       }
+      if (response.code === null && !response.signal) {
+        // No exit status and no signal: the channel closed under the command (sshd or the node went away).
+        this.ssh = undefined;
+        ssh.dispose();
+        throw new HostUnreachableError(`the SSH connection to ${this.target} broke while a command ran (no exit status)`);
+      }
       if (response.code === null) {
-        throw new RemoteCommandError(`command on ${this.target} was killed by signal ${response.signal ?? 'unknown'}`, result);
+        throw new RemoteCommandError(`command on ${this.target} was killed by signal ${response.signal}`, result);
       }
       log.debug({ code: result.code }, 'exec done');
       return result;
     } catch (err) {
-      if (err instanceof RemoteCommandError) throw err;
-      throw new RemoteCommandError(`running a command on ${this.target} failed: ${redactText((err as Error).message)}`, undefined, { cause: err });
+      if (err instanceof RemoteCommandError || err instanceof HostUnreachableError) throw err;
+      // The connection went away mid-command (sshd stopped, the node lost power): the step's checks
+      // find out on the next attempt what had been done.
+      this.ssh = undefined;
+      ssh.dispose();
+      throw new HostUnreachableError(`the SSH connection to ${this.target} broke while a command ran: ${redactText((err as Error).message)}`, { cause: err });
     } finally {
       clearTimeout(timer);
     }

@@ -5,26 +5,28 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Cluster } from "./harness.js";
+import YAML from "yaml";
+import { productEnv, type Cluster } from "./harness.js";
 
 const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
 
-/** Writes a controller config for `cluster`: its SSH key and known_hosts, plus `extra` YAML lines. */
+/**
+ * Writes a controller config for `cluster`: its SSH key and known_hosts, with `extra` (YAML)
+ * merged over them key by key (extra's leaderElection.namespace replaces the default one).
+ */
 export async function writeConfig(cluster: Cluster, extra = ""): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "crim-e2e-"));
   const path = join(dir, "config.yaml");
-  await writeFile(
-    path,
-    [
-      "ssh:",
-      `  privateKeyPath: ${cluster.sshKey}`,
-      `  knownHostsPath: ${cluster.knownHosts}`,
-      "leaderElection:",
-      "  namespace: cri-migrator",
-      extra,
-    ].join("\n"),
-  );
+  const base = { ssh: { privateKeyPath: cluster.sshKey, knownHostsPath: cluster.knownHosts }, leaderElection: { namespace: "cri-migrator" } };
+  await writeFile(path, YAML.stringify(merge(base, (YAML.parse(extra) as Record<string, unknown> | null) ?? {})));
   return path;
+}
+
+function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...a };
+  const isMap = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+  for (const [k, v] of Object.entries(b)) out[k] = isMap(out[k]) && isMap(v) ? merge(out[k], v) : v;
+  return out;
 }
 
 export interface RunningController {
@@ -41,7 +43,7 @@ export async function startController(cluster: Cluster, configPath: string, name
   const child = spawn(
     process.execPath,
     ["--import", "tsx", "src/main.ts", "run", "--kubeconfig", cluster.kubeconfig, "--config", configPath],
-    { cwd: repoRoot, env: { ...process.env, POD_NAME: `e2e-${name}` }, stdio: ["ignore", "pipe", "pipe"] },
+    { cwd: repoRoot, env: productEnv({ POD_NAME: `e2e-${name}` }), stdio: ["ignore", "pipe", "pipe"] },
   );
   child.stdout!.pipe(log);
   child.stderr!.pipe(log);
@@ -57,17 +59,29 @@ export async function startController(cluster: Cluster, configPath: string, name
   };
 }
 
-/** Runs the CLI once (`cri-migrator ARGS --kubeconfig ... --config ...`); resolves with its output and exit code. */
-export async function runCli(cluster: Cluster, configPath: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+export interface RunningCli {
+  child: ChildProcess;
+  done: Promise<{ code: number; stdout: string; stderr: string }>;
+}
+
+/** Starts the CLI (`cri-migrator ARGS --kubeconfig ... --config ...`) without waiting for it. */
+export function startCli(cluster: Cluster, configPath: string, args: string[]): RunningCli {
   const child = spawn(
     process.execPath,
     ["--import", "tsx", "src/main.ts", ...args, "--kubeconfig", cluster.kubeconfig, "--config", configPath],
-    { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] },
+    { cwd: repoRoot, env: productEnv(), stdio: ["ignore", "pipe", "pipe"] },
   );
   let stdout = "";
   let stderr = "";
   child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
   child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
-  const code = await new Promise<number>((resolve) => child.on("exit", (c) => resolve(c ?? -1)));
-  return { code, stdout, stderr };
+  const done = new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+    child.on("exit", (c, signal) => resolve({ code: c ?? (signal ? 128 : -1), stdout, stderr })),
+  );
+  return { child, done };
+}
+
+/** Runs the CLI once (`cri-migrator ARGS --kubeconfig ... --config ...`); resolves with its output and exit code. */
+export async function runCli(cluster: Cluster, configPath: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return startCli(cluster, configPath, args).done;
 }

@@ -2,12 +2,17 @@
 // kind nodes, apply manifests/ with kustomize, label a worker and watch the leader migrate it;
 // delete the leader pod mid-migration and see the other replica finish; check that the
 // ServiceAccount may do nothing beyond what manifests/rbac.yaml lists.
+// Then the Helm chart (issue 9): helm template renders what kubectl kustomize does. The chart
+// installed with `helm install` (into a namespace of its own, its ServiceAccount's rights
+// checked) migrates the control planes in control-plane-ha.test.ts.
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { fileURLToPath } from "node:url";
 import { PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
-import { ensureCluster, k8sMinors, kubeClients, releaseCluster, waitFor, type Cluster } from "./harness.js";
+import { clusterName, ensureCluster, k8sMinors, kubeClients, releaseCluster, waitFor, type Cluster } from "./harness.js";
+import { comparable, helmTemplate, parseObjects, ruleList } from "../packaging.js";
+import { canI, clusterWide, inOwnNamespace } from "./rbac.js";
 
 const run = promisify(execFile);
 const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
@@ -24,11 +29,32 @@ describe(`in-cluster deployment on Kubernetes ${minor}`, () => {
   let api: ReturnType<typeof kubeClients>;
   let kubectl: (...args: string[]) => Promise<string>;
   let image: string;
+  let helm: string;
+  /** `kubectl kustomize manifests` as it is, before the test's image and nodeSelector. */
+  let kustomized: string;
+
+  const migrated = async (target: string) => waitFor(`${target} Succeeded`, 15 * 60_000, async () => {
+    const n = await api.core.readNode({ name: target });
+    const phase = n.metadata?.annotations?.["cri-migrator.dev/phase"];
+    if (phase === "RolledBack" || phase === "Failed") throw new Error(`${target} ended ${phase}: ${n.metadata?.annotations?.["cri-migrator.dev/last-error"]}`);
+    return phase === "Succeeded" ? n : undefined;
+  });
+  const label = (target: string) => api.core.patchNode(
+    { name: target, body: { metadata: { labels: { "cri-migrator.dev/migrate": "containerd" } } } },
+    setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+  );
+  const apply = async (verb: "apply" | "delete", yaml: string, ...extra: string[]) => {
+    const child = execFile(cluster.kubectl, ["--kubeconfig", cluster.kubeconfig, verb, "-f", "-", ...extra], big);
+    child.stdin!.end(yaml);
+    await new Promise<void>((resolve, reject) => child.on("exit", (c) => (c === 0 ? resolve() : reject(new Error(`kubectl ${verb} exited ${c}`)))));
+  };
 
   beforeAll(async () => {
-    const built = await run("bash", [`${repoRoot}/hack/build-app-image.sh`], big);
+    helm = (await run("bash", [`${repoRoot}/hack/build-pkg-tools.sh`, "helm"], big)).stdout.trim();
+    // E2E_APP_IMAGE: another tag than cri-migrator.local/cri-migrator:dev, beside another run.
+    const built = await run("bash", [`${repoRoot}/hack/build-app-image.sh`, ...(process.env.E2E_APP_IMAGE ? [process.env.E2E_APP_IMAGE] : [])], big);
     image = built.stdout.trim().split("\n").pop()!;
-    cluster = await ensureCluster(minor, `crim-${minor.replace(".", "")}-ic`);
+    cluster = await ensureCluster(minor, clusterName(minor, "-ic"));
     api = kubeClients(cluster);
     kubectl = async (...args) => (await run(cluster.kubectl, ["--kubeconfig", cluster.kubeconfig, ...args], big)).stdout;
     // The manifests tolerate and prefer the control plane, where the replicas land on this cluster.
@@ -40,61 +66,27 @@ describe(`in-cluster deployment on Kubernetes ${minor}`, () => {
       `--from-file=id_ed25519=${cluster.sshKey}`, `--from-file=known_hosts=${cluster.knownHosts}`);
     // No registry here: the image exists on the control plane only, so both replicas go there
     // (the shipped manifests merely prefer it, and spread replicas across nodes).
-    const rendered = (await kubectl("kustomize", `${repoRoot}/manifests`))
+    kustomized = await kubectl("kustomize", `${repoRoot}/manifests`);
+    const rendered = kustomized
       .replaceAll("cri-migrator.local/cri-migrator:dev", image)
       .replace(/^(\s+)serviceAccountName: cri-migrator$/m, '$1serviceAccountName: cri-migrator\n$1nodeSelector: {"node-role.kubernetes.io/control-plane": ""}');
     expect(rendered).toContain("nodeSelector");
-    const apply = execFile(cluster.kubectl, ["--kubeconfig", cluster.kubeconfig, "apply", "-f", "-"], big);
-    apply.stdin!.end(rendered);
-    await new Promise<void>((resolve, reject) => apply.on("exit", (c) => (c === 0 ? resolve() : reject(new Error(`kubectl apply exited ${c}`)))));
+    await apply("apply", rendered);
     await kubectl("-n", ns, "rollout", "status", "deployment/cri-migrator", "--timeout=300s");
   }, 90 * 60_000);
 
   afterAll(async () => releaseCluster(cluster), 120_000);
 
   it("gives the ServiceAccount nothing beyond the documented rules", async () => {
-    // `kubectl auth can-i --list` columns: Resources, Non-Resource URLs, Resource Names, Verbs.
-    // Non-resource rows (discovery URLs like /api, /healthz) have no Resources cell: 3 fields.
-    const rules = async (...scope: string[]) =>
-      (await kubectl("auth", "can-i", "--list", `--as=${sa}`, ...scope))
-        .split("\n").slice(1).filter(Boolean)
-        .map((line) => line.trim().split(/\s{2,}/))
-        .filter((fields) => fields.length === 4)
-        .map(([resource, , names, verbs]) => ({ resource: resource!, names, verbs }))
-        // Every authenticated user may review its own access: not ours to grant.
-        .filter((r) => !/^self\w+reviews\./.test(r.resource));
-    const cluster_ = await rules();
-    const namespaced = await rules("-n", ns);
-    console.table(namespaced);
-    // kubectl merges rules per resource; compare resource -> verbs.
-    const verbsByResource = (rs: { resource: string; verbs?: string }[]) => {
-      const out: Record<string, string[]> = {};
-      for (const r of rs) out[r.resource] = [...new Set([...(out[r.resource] ?? []), ...(r.verbs ?? "").replace(/[[\]]/g, "").split(" ")])].sort();
-      return out;
-    };
-    const clusterWide = {
-      nodes: ["get", "list", "patch", "watch"],
-      pods: ["get", "list", "watch"],
-      "pods/eviction": ["create"],
-      events: ["create", "patch"],
-    };
-    expect(verbsByResource(cluster_)).toEqual(clusterWide);
-    // In its own namespace, also the Lease and the smoke pod.
-    expect(verbsByResource(namespaced)).toEqual({
-      ...clusterWide,
-      pods: ["create", "delete", "get", "list", "watch"],
-      "leases.coordination.k8s.io": ["create", "get", "update"],
-    });
+    expect(await canI(cluster, sa)).toEqual(clusterWide);
+    expect(await canI(cluster, sa, "-n", ns)).toEqual(inOwnNamespace);
   });
 
   it("migrates a labelled worker, and the standby replica finishes when the leader pod dies", async () => {
     const target = cluster.nodes.find((n) => n.role === "worker")!.name;
     const lease = () => api.coordination.readNamespacedLease({ namespace: ns, name: "cri-migrator" });
     const leader = (await waitFor("a leader", 120_000, async () => (await lease()).spec?.holderIdentity || undefined))!;
-    await api.core.patchNode(
-      { name: target, body: { metadata: { labels: { "cri-migrator.dev/migrate": "containerd" } } } },
-      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
-    );
+    await label(target);
     const midway = await waitFor(`${target} past the drain`, 600_000, async () => {
       const n = await api.core.readNode({ name: target });
       const a = n.metadata?.annotations ?? {};
@@ -103,12 +95,7 @@ describe(`in-cluster deployment on Kubernetes ${minor}`, () => {
     await kubectl("-n", ns, "delete", "pod", leader, "--grace-period=0", "--force", "--wait=false");
     console.log(`deleted leader ${leader} at phase ${midway["cri-migrator.dev/phase"]}, intent ${midway["cri-migrator.dev/intent"] ?? "-"}`);
 
-    const done = await waitFor(`${target} Succeeded`, 15 * 60_000, async () => {
-      const n = await api.core.readNode({ name: target });
-      const phase = n.metadata?.annotations?.["cri-migrator.dev/phase"];
-      if (phase === "RolledBack" || phase === "Failed") throw new Error(`${target} ended ${phase}: ${n.metadata?.annotations?.["cri-migrator.dev/last-error"]}`);
-      return phase === "Succeeded" ? n : undefined;
-    });
+    const done = await migrated(target);
     const newLeader = (await lease()).spec?.holderIdentity;
     console.log(`${target} Succeeded; lease now held by ${newLeader}`);
     expect(newLeader).toBeTruthy();
@@ -118,5 +105,13 @@ describe(`in-cluster deployment on Kubernetes ${minor}`, () => {
 
     const metrics = await kubectl("get", "--raw", `/api/v1/namespaces/${ns}/services/cri-migrator-metrics:8080/proxy/metrics`);
     expect(metrics).toMatch(/^cri_migrator_nodes\{phase="Succeeded"\} 1$/m);
+  });
+
+  it("helm template renders the objects kubectl kustomize does (RBAC rules and Deployment spec included)", () => {
+    const chart = comparable(helmTemplate(helm, "cri-migrator", ns, "--set", "namespace.create=true"));
+    const kustomize = comparable(parseObjects(kustomized));
+    for (const kind of ["ClusterRole", "Role"]) expect(ruleList(chart[`${kind}/cri-migrator`]), kind).toEqual(ruleList(kustomize[`${kind}/cri-migrator`]));
+    expect(chart["Deployment/cri-migrator"]!.spec).toEqual(kustomize["Deployment/cri-migrator"]!.spec);
+    expect(chart).toEqual(kustomize);
   });
 });

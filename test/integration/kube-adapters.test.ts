@@ -2,13 +2,15 @@
 // the wire protocol client-node v1 produces: patch content types, the resourceVersion guard and
 // 409 retry, eviction dry runs and 429s, field selectors, and watch-driven waits.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { CoreV1Api, Watch } from '@kubernetes/client-node';
+import { CoreV1Api, PolicyV1Api, Watch } from '@kubernetes/client-node';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { conciseApiErrors } from '../../src/kube/convert.js';
 import { KubePodEvictor } from '../../src/kube/drain.js';
 import { KubeEventRecorder } from '../../src/kube/events.js';
 import { createLogger } from '../../src/log.js';
 import { KubeNodeApi } from '../../src/kube/nodes.js';
-import { NodeGoneError, StaleStateError, systemClock } from '../../src/ports.js';
+import { ApiUnavailableError, NodeGoneError, StaleStateError, systemClock } from '../../src/ports.js';
+import { causedBy } from '../../src/domain/errors.js';
 import { json, startLocalApi } from './local-api.js';
 
 interface Seen {
@@ -23,6 +25,7 @@ let api: Awaited<ReturnType<typeof startLocalApi>>;
 let seen: Seen[] = [];
 let handlers: Handler[] = [];
 let core: CoreV1Api;
+let policy: PolicyV1Api;
 let watch: Watch;
 
 const node = (rv: string, extra: Record<string, unknown> = {}) => ({
@@ -44,7 +47,9 @@ beforeAll(async () => {
       json(res, 404, { kind: 'Status', code: 404, message: 'not found' });
     });
   });
-  core = api.kc.makeApiClient(CoreV1Api);
+  // As the adapters get them in production: request time limit, concise errors.
+  core = conciseApiErrors(api.kc.makeApiClient(CoreV1Api), 1_000);
+  policy = conciseApiErrors(api.kc.makeApiClient(PolicyV1Api), 1_000);
   watch = new Watch(api.kc);
 });
 afterAll(() => api.close());
@@ -128,12 +133,47 @@ describe('KubeNodeApi over HTTP', () => {
   });
 });
 
+describe('API requests that find the API server not answering', () => {
+  it('a request that hangs is cut at its time limit: ApiUnavailableError, not a hang', async () => {
+    handlers.push((req) => req.url?.startsWith('/api/v1/nodes/w1') === true); // never answers
+    const nodes = new KubeNodeApi(core, watch, systemClock);
+    const started = Date.now();
+    const err = await nodes.get('w1').catch((e: unknown) => e);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(causedBy(err, ApiUnavailableError)).toBeDefined();
+  });
+
+  it('a 503 is ApiUnavailableError; a 403 is not', async () => {
+    let code = 503;
+    handlers.push((req, _b, res) => (req.url?.startsWith('/api/v1/nodes/w1') ? (json(res, code, { kind: 'Status', code, message: 'x' }), true) : false));
+    const nodes = new KubeNodeApi(core, watch, systemClock);
+    expect(causedBy(await nodes.get('w1').catch((e: unknown) => e), ApiUnavailableError)).toBeDefined();
+    code = 403;
+    expect(causedBy(await nodes.get('w1').catch((e: unknown) => e), ApiUnavailableError)).toBeUndefined();
+  });
+});
+
 describe('KubePodEvictor over HTTP', () => {
+  it('reads a PodDisruptionBudget named by a blocked eviction (undefined when gone)', async () => {
+    handlers.push((req, _b, res) => {
+      if (req.url === '/apis/policy/v1/namespaces/default/poddisruptionbudgets/web') {
+        json(res, 200, { metadata: { name: 'web', namespace: 'default' }, spec: { maxUnavailable: 0 }, status: { disruptionsAllowed: 0, currentHealthy: 4, desiredHealthy: 4, expectedPods: 4 } });
+        return true;
+      }
+      return false;
+    });
+    const evictor = new KubePodEvictor(core, policy, watch);
+    expect(await evictor.readBudget('default', 'web')).toEqual({
+      namespace: 'default', name: 'web', maxUnavailable: '0', disruptionsAllowed: 0, currentHealthy: 4, desiredHealthy: 4, expectedPods: 4,
+    });
+    expect(await evictor.readBudget('default', 'gone')).toBeUndefined();
+  });
+
   const pod = { namespace: 'default', name: 'web-1', uid: 'uid-1', labels: {}, phase: 'Running', controllers: [], mirror: false, usesEmptyDir: false };
 
   it('posts a policy/v1 Eviction with the uid precondition and grace period; dryRun=All for plans', async () => {
     handlers.push((req, _b, res) => (req.url?.startsWith('/api/v1/namespaces/default/pods/web-1/eviction') ? (json(res, 201, {}), true) : false));
-    const evictor = new KubePodEvictor(core, watch);
+    const evictor = new KubePodEvictor(core, policy, watch);
     expect(await evictor.evict(pod, { gracePeriodSeconds: 30 })).toEqual({ kind: 'accepted' });
     expect(await evictor.evict(pod, { gracePeriodSeconds: null, dryRun: true })).toEqual({ kind: 'accepted' });
     const [real, dry] = seen;
@@ -156,11 +196,14 @@ describe('KubePodEvictor over HTTP', () => {
     ] as const;
     let i = 0;
     handlers.push((req, _b, res) => (req.url?.includes('/eviction') ? (json(res, answers[i]![0], answers[i++]![1]), true) : false));
-    const evictor = new KubePodEvictor(core, watch);
+    const evictor = new KubePodEvictor(core, policy, watch);
     expect(await evictor.evict(pod, { gracePeriodSeconds: null })).toEqual({ kind: 'blocked', reason: "Cannot evict pod as it would violate the pod's disruption budget.", budget: 'web-pdb' });
     expect(await evictor.evict(pod, { gracePeriodSeconds: null })).toEqual({ kind: 'gone' });
     expect(await evictor.evict(pod, { gracePeriodSeconds: null })).toEqual({ kind: 'gone' });
-    await expect(evictor.evict(pod, { gracePeriodSeconds: null })).rejects.toThrow(/evicting default\/web-1 failed \(HTTP 500\)/);
+    // A 500 is the API server failing, not the eviction being refused: retried as "not answering".
+    const err = await evictor.evict(pod, { gracePeriodSeconds: null }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ message: 'evicting default/web-1 failed' });
+    expect(causedBy(err, ApiUnavailableError)?.message).toBe('the API server answered 500');
   });
 
   it('lists pods by spec.nodeName and sees deletions through the watch', async () => {
@@ -174,7 +217,7 @@ describe('KubePodEvictor over HTTP', () => {
       json(res, 200, { kind: 'PodList', metadata: { resourceVersion: '100' }, items: [{ metadata: { name: 'web-1', namespace: 'default', uid: 'uid-1' }, spec: { containers: [] }, status: { phase: 'Running' } }] });
       return true;
     });
-    const evictor = new KubePodEvictor(core, watch);
+    const evictor = new KubePodEvictor(core, policy, watch);
     expect((await evictor.listPodsOnNode('w1')).map((p) => p.uid)).toEqual(['uid-1']);
     expect(decodeURIComponent(seen[0]!.url)).toContain('fieldSelector=spec.nodeName=w1');
     const remaining = await evictor.waitForDeletion('w1', [pod], AbortSignal.timeout(5_000));

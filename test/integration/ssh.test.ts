@@ -10,6 +10,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RemoteCommandError } from '../../src/ports.js';
 import { hostToken } from '../../src/remote/known-hosts.js';
+import { HostUnreachableError } from '../../src/domain/errors.js';
 import { SshRemoteHost, type SshTarget } from '../../src/remote/ssh.js';
 
 const log = pino({ level: 'silent' });
@@ -191,9 +192,25 @@ describe('SshRemoteHost against a real sshd', () => {
     ['unknown host (empty known_hosts)', 'empty_known_hosts', /is not in .*empty_known_hosts: add it \(ssh-keyscan -p \d+ 127\.0\.0\.1/],
     ['host known only on port 22', 'other_port_known_hosts', /is not in .*other_port_known_hosts/],
     ['mismatching host key', 'wrong_known_hosts', /host key mismatch for 127\.0\.0\.1:\d+: it presented SHA256:\S+ but .* expects SHA256:/],
-  ])('rejects an %s', async (_, file, message) => {
+  ])('rejects an %s, as a host that cannot be reached (retried, never trusted)', async (_, file, message) => {
     const host = new SshRemoteHost(target({ knownHostsPath: join(dir, file) }), log);
-    await expect(host.exec('true', { timeoutMs: 5_000, mutates: false })).rejects.toThrow(message);
+    const err = await host.exec('true', { timeoutMs: 5_000, mutates: false }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(HostUnreachableError);
+    expect((err as Error).message).toMatch(message);
+    await host.close();
+  });
+
+  it('a refused connection and a connection that breaks mid-command are HostUnreachableError', async () => {
+    const refused = new SshRemoteHost(target({ port: 9 }), log);
+    await expect(refused.exec('true', { timeoutMs: 5_000, mutates: false })).rejects.toBeInstanceOf(HostUnreachableError);
+    const host = new SshRemoteHost(target(), log);
+    // Kill this connection's own sshd process while the command runs: the connection drops mid-command.
+    const killOwnSshd = 'p=$$; while [ "$p" -gt 1 ]; do if [ "$(cat /proc/$p/comm)" = sshd ]; then kill -9 "$p"; break; fi; p=$(awk \'{print $4}\' /proc/$p/stat); done; sleep 5';
+    const err = await host.exec(killOwnSshd, { timeoutMs: 20_000, mutates: false }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(HostUnreachableError);
+    expect((err as Error).message).toMatch(/broke while a command ran|connection/);
+    // The next command opens a new connection.
+    expect((await host.exec('echo again', { timeoutMs: 5_000, mutates: false })).stdout).toBe('again\n');
     await host.close();
   });
 

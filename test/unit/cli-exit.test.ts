@@ -53,6 +53,31 @@ describe.concurrent('cli: exit codes', { timeout: 120_000 }, () => {
     expect(r.stderr).toMatch(/concurrency: .*Fix: correct it in --set concurrency=0/);
   });
 
+  it('bad input is refused at start-up with exit 2, before the API server is contacted', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'crim-'));
+    const garbage = join(dir, 'key');
+    writeFileSync(garbage, 'not a key\n');
+    const cases: [string[], RegExp][] = [
+      [['plan', 'w1', '--set', `ssh.privateKeyPath=${join(dir, 'nope')}`], /ssh.privateKeyPath .*nope: cannot read it \(no such file\)/],
+      [['migrate', 'w1', '--set', `ssh.privateKeyPath=${garbage}`], /ssh.privateKeyPath .*key: not a private key cri-migrator can use/],
+      [['status', '--config', join(dir, 'missing.yaml')], /--config .*missing.yaml: cannot read it \(no such file\)/],
+      [['status', '--set', 'concurrency=0x10'], /concurrency: .*got "0x10"/],
+      [['status', '--set', 'selector=!a=b'], /selector: .*"!" only goes with a bare key/],
+      [['status', '--context', 'nope'], /--context nope: no such context in the kubeconfig \(it has: dead\)/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await cli([...args, '--kubeconfig', deadKubeconfig()]);
+      expect(r.stderr, args.join(' ')).toMatch(message);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr).not.toMatch(/ECONNREFUSED|127\.0\.0\.1:9/);
+    }
+  });
+
+  it('warns about a selector that matches every node', async () => {
+    const r = await cli(['status', '--set', 'selector=!cri-migrator.dev/skip', '--kubeconfig', deadKubeconfig()]);
+    expect(r.stderr).toMatch(/^warning: selector "!cri-migrator.dev\/skip" has no key=value or key term/);
+  });
+
   it('an unreachable cluster: 1, and says what to check', async () => {
     const r = await cli(['status', '--kubeconfig', deadKubeconfig()]);
     expect(r.code).toBe(1);

@@ -202,3 +202,88 @@ describe('cli: migrate', () => {
     expect(w.nodes.nodes.get('w1')!.labels['pool']).toBe('blue');
   });
 });
+
+describe('cli: plan of a Docker node with daemon.json, a proxy with credentials, containerd 2.x', () => {
+  const DAEMON_JSON = JSON.stringify({
+    'registry-mirrors': ['https://mirror.example.com'],
+    'insecure-registries': ['registry.local:5000'],
+    runtimes: { nvidia: { path: '/usr/bin/nvidia-container-runtime' } },
+    'default-runtime': 'nvidia',
+    'storage-opts': ['overlay2.size=20G'],
+  });
+  const world = () => {
+    const config = loadConfig({ sets: ['containerd.httpsProxy=http://proxyuser:s3cr%40t@proxy.local:3128'] });
+    const w = cliWorld({
+      config,
+      host: { containerd: 'containerd github.com/containerd/containerd/v2 2.2.9+unknown ', files: { '/etc/docker/daemon.json': DAEMON_JSON } },
+    });
+    w.remote.files.set('/etc/docker/daemon.json', { content: DAEMON_JSON, mode: 0o644 });
+    return w;
+  };
+
+  it('shows the config version and why, what is carried, the warnings, and masks the proxy password (text and JSON)', async () => {
+    const w = world();
+    const plan = await planNode(w.ctx, 'w1', false);
+    expect(plan.ok).toBe(true);
+    const text = renderPlanText([plan]);
+    expect(text).toMatch(/ok +containerd-config-version +writes config version 3: containerd 2\.2\.9 reads config version 3; the existing version 1 file is migrated/);
+    expect(text).toContain('  Carried over from /etc/docker/daemon.json:\n');
+    expect(text).toContain('    - daemon.json registry-mirrors https://mirror.example.com -> /etc/containerd/certs.d/docker.io/hosts.toml, before Docker Hub\n');
+    expect(text).toMatch(/ {4}- daemon\.json default-runtime nvidia -> config\.toml default_runtime_name = "nvidia"\n/);
+    expect(text).toMatch(/ {4}WARN {2}daemon-json-storage-opts: storage options \["overlay2\.size=20G"\] \(size quotas/);
+    expect(text).toContain('+Environment="HTTPS_PROXY=http://proxyuser:***@proxy.local:3128"');
+    expect(text).not.toContain('s3cr');
+    const json = renderPlanJson([plan]);
+    expect(json).not.toContain('s3cr');
+    expect(json).toContain('http://proxyuser:***@proxy.local:3128');
+    expect(JSON.parse(json).nodes[0].preflight.find((c: { name: string }) => c.name === 'daemon-json-storage-opts')).toMatchObject({ ok: true, severity: 'warning' });
+  });
+
+  it('writes the real drop-in with the credentials, escaped for systemd, mode 0600', async () => {
+    const w = world();
+    expect(await migrateCommand(w.ctx, ['w1'], { retry: false })).toBe(0);
+    const dropIn = w.remote.files.get('/etc/systemd/system/containerd.service.d/http-proxy.conf')!;
+    expect(dropIn.mode).toBe(0o600);
+    expect(dropIn.content).toContain('Environment="HTTPS_PROXY=http://proxyuser:s3cr%%40t@proxy.local:3128"');
+    expect(w.remote.files.get('/etc/containerd/certs.d/registry.local:5000/hosts.toml')!.content).toContain('[host."http://registry.local:5000"]');
+  });
+});
+
+describe('cli: a config.toml containerd cannot read', () => {
+  it('plan says what to do and migrate changes no file', async () => {
+    const w = cliWorld({ host: { containerd: 'containerd github.com/containerd/containerd/v2 2.2.9+unknown ', files: { '/etc/containerd/config.toml': 'version = 4\n' } } });
+    w.remote.files.set('/etc/containerd/config.toml', { content: 'version = 4\n', mode: 0o644 });
+    const plan = await planNode(w.ctx, 'w1', false);
+    expect(plan.ok).toBe(false);
+    expect(plan.summary).toMatch(/preflight check\(s\) failed: containerd-config/);
+    expect(plan.preflight.find((c) => c.name === 'containerd-config')!.message).toMatch(
+      /is config version 4, newer than version 3 that containerd 2\.2\.9 is given; containerd 2\.2\.9 refuses it too: install a containerd that reads version 4, or rewrite the file as version 3/,
+    );
+    const before = structuredClone(w.remote.files);
+    expect(await migrateCommand(w.ctx, ['w1'], { retry: false })).toBe(1);
+    expect(w.remote.files).toEqual(before);
+    expect(w.remote.commands.filter((c) => c.mutates)).toEqual([]);
+  });
+});
+
+describe('plan: what was rendered for the node, as data', () => {
+  it('PlanRecorder keeps the rendered files; buildNodePlan puts the config version, carried items and warnings in the plan', async () => {
+    const { PlanRecorder, buildNodePlan } = await import('../../src/cli/plan.js');
+    const { renderFiles } = await import('../../src/host/files.js');
+    const { parseFacts } = await import('../../src/host/facts.js');
+    const { factsOutput } = await import('./facts-fixture.js');
+    const { makeNode } = await import('./fakes.js');
+    const config = loadConfig({});
+    const rendered = renderFiles(parseFacts(factsOutput({ files: { '/etc/docker/daemon.json': '{"registry-mirrors":["https://m.example"],"bip":"10.9.0.1/16"}' } })), config);
+    const recorder = new PlanRecorder();
+    recorder.emit({ type: 'rendered', node: 'w1', rendered });
+    expect(recorder.rendered).toBe(rendered);
+    const node = makeNode();
+    const plan = buildNodePlan({ before: node, after: node, preparation: { notes: [] }, result: undefined, steps: [], preflight: [], pods: [], now: new Date(0), rendered }, config);
+    expect(plan.host).toEqual({
+      containerd: expect.objectContaining({ version: 2, from: 1, reason: 'containerd 1.6.20 reads config version 2', defaultRuntime: 'runc' }),
+      carried: [expect.objectContaining({ key: 'registry-mirrors', value: 'https://m.example' })],
+      warnings: [expect.objectContaining({ key: 'network' })],
+    });
+  });
+});

@@ -1,8 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { checkCluster, renderCheck, workloadOwner } from '../../src/cli/check.js';
+import { checkCommand } from '../../src/cli/commands.js';
+import { cliWorld } from './cli-world.js';
 import { renderStatus, statusRows } from '../../src/cli/status.js';
 import { formatAge, oneLine, renderTable } from '../../src/cli/table.js';
 import { ANNOTATIONS, MIGRATED_LABEL } from '../../src/domain/annotations.js';
+import { CLAIM_ANNOTATIONS } from '../../src/domain/claim.js';
 import type { PodHostPaths } from '../../src/ports.js';
 import { makeNode } from './fakes.js';
 
@@ -64,20 +67,50 @@ describe('cli: status', () => {
     expect(rows.find((r) => r.name === 'w5')?.lastError).toMatch(/is not one of/);
   });
 
-  it('renders the table with truncated errors', () => {
-    const text = renderStatus(statusRows(nodes, SELECTOR, NOW), SELECTOR);
+  const open = { open: true, reason: null, message: 'open: new nodes start as concurrency and minReadyNodes allow', inFlight: ['w3'], concurrency: 1 };
+
+  it('renders the rollout line and the table with holders and truncated errors', () => {
+    const text = renderStatus({ rollout: open, nodes: statusRows(nodes, SELECTOR, NOW) }, SELECTOR);
     const lines = text.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^NAME\s+PHASE\s+RUNTIME\s+AGE\s+LAST ERROR$/);
-    expect(lines[1]).toMatch(/^w1\s+Succeeded\s+containerd:\/\/1\.6\.20\s+47s\s+-$/);
-    expect(lines[2]).toMatch(/^w2\s+Pending\s+docker:\/\/20\.10\.24\s+-\s+-$/);
+    expect(lines[0]).toBe('Rollout: open: new nodes start as concurrency and minReadyNodes allow');
+    expect(lines[1]).toBe('In flight: w3 (concurrency 1)');
+    expect(lines[3]).toMatch(/^NAME\s+PHASE\s+RUNTIME\s+AGE\s+HOLDER\s+LAST ERROR$/);
+    expect(lines[4]).toMatch(/^w1\s+Succeeded\s+containerd:\/\/1\.6\.20\s+47s\s+-\s+-$/);
+    expect(lines[5]).toMatch(/^w2\s+Pending\s+docker:\/\/20\.10\.24\s+-\s+-\s+-$/);
     const w4 = lines.find((l) => l.startsWith('w4'))!;
     expect(w4).toContain('verify: xxx');
     expect(w4.endsWith('...')).toBe(true);
-    expect(w4.length).toBeLessThan(160);
+    expect(w4.length).toBeLessThan(200);
+  });
+
+  it('shows who holds a node and since when, and which node halts the rollout', () => {
+    const held = makeNode({
+      name: 'w6',
+      annotations: {
+        [ANNOTATIONS.phase]: 'Drained',
+        [CLAIM_ANNOTATIONS.holder]: 'controller/cri-migrator/cri-migrator/pod-a',
+        [CLAIM_ANNOTATIONS.since]: '2024-05-01T11:50:00.000Z',
+        [CLAIM_ANNOTATIONS.renewedAt]: '2024-05-01T11:59:50.000Z',
+        [CLAIM_ANNOTATIONS.leaseSeconds]: '60',
+      },
+    });
+    const halted = makeNode({ name: 'w7', annotations: { [ANNOTATIONS.phase]: 'RolledBack', [ANNOTATIONS.halt]: 'ended RolledBack at ...: verify failed' } });
+    const rows = statusRows([held, halted], SELECTOR, NOW);
+    expect(rows[0]!.holder).toBe('controller/cri-migrator/cri-migrator/pod-a (since 2024-05-01T11:50:00.000Z, renewed 10s ago, lease 60s)');
+    const text = renderStatus({ rollout: { ...open, open: false, reason: 'halted', message: 'rollout halted: w7 ended RolledBack ...' }, nodes: rows }, SELECTOR);
+    expect(text).toMatch(/^Rollout: rollout halted: w7 ended RolledBack/);
+    expect(text).toMatch(/w7\s+RolledBack \(halts rollout\)/);
+  });
+
+  it('escapes control characters that came from the cluster', () => {
+    const evil = makeNode({ name: 'w8', annotations: { [ANNOTATIONS.phase]: 'RolledBack', [ANNOTATIONS.rollbackReason]: 'bad\u001b[31mred\u0007' } });
+    const text = renderStatus({ rollout: open, nodes: statusRows([evil], SELECTOR, NOW) }, SELECTOR);
+    expect(text).toContain('bad\\x1b[31mred\\x07');
+    expect(text).not.toMatch(/[\u0000-\u0008\u000b-\u001f]/);
   });
 
   it('says how to start when no node is selected', () => {
-    expect(renderStatus([], SELECTOR)).toContain('kubectl label node NODE cri-migrator.dev/migrate=containerd');
+    expect(renderStatus({ rollout: open, nodes: [] }, SELECTOR)).toContain('kubectl label node NODE cri-migrator.dev/migrate=containerd');
   });
 });
 
@@ -124,7 +157,44 @@ describe('cli: check', () => {
 
   it('reports a clean cluster', () => {
     const text = renderCheck(checkCluster([makeNode({ containerRuntimeVersion: 'containerd://1.7.24' })], []));
-    expect(text).toBe('No node runs Docker (docker://).\n\nNo pod mounts a Docker socket through a hostPath.\n');
+    expect(text).toBe(
+      "No node runs Docker (docker://).\n\nNo workload's pod template mounts a Docker socket, Docker's data or its log files.\n\nNo running pod mounts a Docker socket, Docker's data or its log files.\n",
+    );
+  });
+
+  it('finds workloads whose pod template depends on Docker, each kind and each path, with what breaks', () => {
+    const w = (kind: string, name: string, path: string) => ({ kind, namespace: 'ops', name, hostPaths: [{ volume: 'v', path }] });
+    const report = checkCluster([], [], [
+      w('CronJob', 'image-gc', '/var/run/docker.sock'),
+      w('DaemonSet', 'fluent-bit', '/var/lib/docker/containers'),
+      w('Deployment', 'builder', '/run/docker.sock'),
+      w('StatefulSet', 'ci', '/var/lib/docker'),
+      w('ReplicaSet', 'orphan', '/var/run'),
+      w('Job', 'once', '/var/run/cri-dockerd.sock'),
+      w('Deployment', 'fine', '/var/log/pods'),
+      w('DaemonSet', 'logs-sub', '/var/lib/docker/containers/abc'),
+    ]);
+    expect(report.workloads.map((x) => [x.kind, x.name, x.path])).toEqual([
+      ['CronJob', 'image-gc', '/var/run/docker.sock'],
+      ['DaemonSet', 'fluent-bit', '/var/lib/docker/containers'],
+      ['DaemonSet', 'logs-sub', '/var/lib/docker/containers/abc'],
+      ['Deployment', 'builder', '/run/docker.sock'],
+      ['Job', 'once', '/var/run/cri-dockerd.sock'],
+      ['ReplicaSet', 'orphan', '/var/run'],
+      ['StatefulSet', 'ci', '/var/lib/docker'],
+    ]);
+    const by = (name: string) => report.workloads.find((x) => x.name === name)!.breaks;
+    expect(by('fluent-bit')).toMatch(/reads Docker's JSON log files: .*CRI format under \/var\/log\/pods/);
+    expect(by('image-gc')).toMatch(/talks to Docker through its socket/);
+    expect(by('ci')).toMatch(/Docker's data directory/);
+    expect(renderCheck(report)).toMatch(/ops\s+CronJob\/image-gc\s+\/var\/run\/docker\.sock\s+talks to Docker/);
+  });
+
+  it('check: exit 1 and JSON when a workload depends on Docker', async () => {
+    const w = cliWorld({ workloads: [{ kind: 'CronJob', namespace: 'ops', name: 'image-gc', hostPaths: [{ volume: 'v', path: '/var/run/docker.sock' }] }] });
+    w.nodes.nodes.forEach((n, k) => w.nodes.nodes.set(k, { ...n, containerRuntimeVersion: 'containerd://1.7.24' }));
+    expect(await checkCommand(w.ctx, 'json')).toBe(1);
+    expect(JSON.parse(w.stdout.join('')).workloads).toEqual([expect.objectContaining({ kind: 'CronJob', name: 'image-gc', path: '/var/run/docker.sock' })]);
   });
 
   it('shows a ReplicaSet as its Deployment only when the hash matches', () => {

@@ -5,14 +5,14 @@ import type { CliContext } from '../../src/cli/commands.js';
 import { KUBEADM_CRI_SOCKET_ANNOTATION } from '../../src/domain/annotations.js';
 import type { NodeView } from '../../src/domain/types.js';
 import type { EngineDeps } from '../../src/engine/executor.js';
-import type { PodHostPaths } from '../../src/ports.js';
+import type { PodHostPaths, WorkloadHostPaths } from '../../src/ports.js';
 import { DOCKERSHIM_FLAGS, factsOutput, KUBELET_CONFIG_SYSTEMD, type HostSpec } from './facts-fixture.js';
-import { PATHS } from '../../src/engine/facts.js';
+import { PATHS } from '../../src/host/facts.js';
 import { fakeEngine, FakeClock, FakeEvents, FakeSmoke, FakeEvictor, FakeNodeApi, FakeRemote, makeNode, makePod } from './fakes.js';
 
 export interface CliWorld {
   ctx: CliContext;
-  engine: EngineDeps;
+  engine: ReturnType<typeof fakeEngine>;
   nodes: FakeNodeApi;
   evictor: FakeEvictor;
   remote: FakeRemote;
@@ -23,7 +23,7 @@ export interface CliWorld {
   progress: string[];
 }
 
-export function cliWorld(options: { config?: Config; w1?: Partial<NodeView>; host?: HostSpec; pods?: PodHostPaths[] } = {}): CliWorld {
+export function cliWorld(options: { config?: Config; w1?: Partial<NodeView>; host?: HostSpec; pods?: PodHostPaths[]; workloads?: WorkloadHostPaths[] } = {}): CliWorld {
   const config = options.config ?? loadConfig({});
   const clock = new FakeClock();
   const w1 = makeNode({ annotations: { [KUBEADM_CRI_SOCKET_ANNOTATION]: '/var/run/dockershim.sock' }, ...options.w1 });
@@ -63,9 +63,10 @@ export function cliWorld(options: { config?: Config; w1?: Partial<NodeView>; hos
   const stderr: string[] = [];
   const progress: string[] = [];
   const pods = options.pods ?? [];
+  const workloads = options.workloads ?? [];
   const ctx: CliContext = {
     engine,
-    workloads: { listPodHostPaths: async () => pods },
+    workloads: { listPodHostPaths: async () => pods, listWorkloadHostPaths: async () => workloads },
     stdout: (t) => stdout.push(t),
     stderr: (t) => stderr.push(t),
     progress: (t) => progress.push(t),

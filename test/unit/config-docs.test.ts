@@ -8,9 +8,9 @@ describe('configuration reference', () => {
     const table = configReferenceMarkdown();
     const rows = table.split('\n').slice(2);
     expect(rows).toHaveLength(describeConfigFields().length);
-    expect(rows).toContain('| `drain.timeoutSeconds` | `900` | `CRI_MIGRATOR_DRAIN__TIMEOUT_SECONDS` | Overall time limit for draining one node. |');
+    expect(rows).toContain('| `drain.timeoutSeconds` | `900` | `CRI_MIGRATOR_DRAIN__TIMEOUT_SECONDS` | Overall time limit for draining one node, counted from the first attempt across all attempts; when it passes the node is rolled back. |');
     expect(rows).toContain(
-      "| `playbooksDir` | `<install dir>/playbooks` | `CRI_MIGRATOR_PLAYBOOKS_DIR` | Directory holding dockershim.yaml and cri-dockerd.yaml, the remote step definitions. |",
+      "| `playbooksDir` | `<install dir>/playbooks` | `CRI_MIGRATOR_PLAYBOOKS_DIR` | Directory holding migrate.yaml, the remote steps (written once for every source runtime, with per-source data). |",
     );
     expect(table).toContain('| `metricsPort` | `8080` |');
   });

@@ -88,4 +88,8 @@ describe('config errors name the field, the value and the fix', () => {
   it('rejects a config file whose top level is not a mapping', () => {
     expect(errorOf(() => loadConfig({ file: { path: 'c.yaml', data: ['x'] } })).message).toMatch(/top level must be a mapping/);
   });
+  it('leaves the harness cache variable alone (CRI_MIGRATOR_CACHE is not a setting)', () => {
+    expect(() => loadConfig({ env: { CRI_MIGRATOR_CACHE: '/var/cache/x' } })).not.toThrow();
+    expect(() => loadConfig({ env: { CRI_MIGRATOR_CAHCE: '/var/cache/x' } })).toThrow(/CRI_MIGRATOR_CAHCE: no such configuration field/);
+  });
 });

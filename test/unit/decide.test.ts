@@ -3,6 +3,7 @@ import { loadConfig, type Config } from '../../src/config.js';
 import { ANNOTATIONS, parseState, serializeState } from '../../src/domain/annotations.js';
 import type { MigrationState, NodeView, Phase } from '../../src/domain/types.js';
 import { completedState, decide, isMigrating, type ClusterView, type Decision } from '../../src/engine/decide.js';
+import type { RolloutView } from '../../src/engine/rollout.js';
 
 const now = new Date('2024-05-01T12:00:00Z');
 const config = loadConfig({});
@@ -24,7 +25,8 @@ function node(state: Partial<MigrationState> | null, overrides: Partial<NodeView
     ...overrides,
   };
 }
-const roomy: ClusterView = { readyOtherNodes: 3, inFlightOtherNodes: [] };
+const quiet: RolloutView = { halts: [], paused: undefined, blockingPods: [], migrated: [] };
+const roomy: ClusterView = { readyOtherNodes: 3, inFlightOtherNodes: [], rollout: quiet, by: 'controller' };
 
 function run(n: NodeView, cluster: ClusterView = roomy, cfg: Config = config): Decision {
   return decide({ node: n, state: parseState(n.annotations), cluster }, cfg, now);
@@ -108,17 +110,50 @@ describe('decide: forward path with the observed node', () => {
   it('allows control-plane nodes when configured', () => {
     const cfg = loadConfig({ sets: ['allowControlPlane=true'] });
     const cp = node(null, { labels: { 'cri-migrator.dev/migrate': 'containerd', 'node-role.kubernetes.io/control-plane': '' } });
-    expect(summary(run(cp, roomy, cfg))).toBe('act preflight -> Preflight');
+    const etcd = (n: string, ready = true) => ({ node: n, component: 'etcd', name: `etcd-${n}`, ready, runtime: 'docker' });
+    const withCp = (pods: ReturnType<typeof etcd>[], inFlight: string[] = [], nodes = ['w1', 'cp2', 'cp3']): ClusterView => ({ ...roomy, controlPlane: { nodes, staticPods: pods, inFlight } });
+    const three = [etcd('w1'), etcd('cp2'), etcd('cp3')];
+    const d = run(cp, withCp(three), cfg);
+    expect(summary(d)).toBe('act preflight -> Preflight');
+    expect(d.kind === 'act' && d.notes).toEqual(['etcd: 3 members, all others Ready; quorum 2 holds with w1 down (2 left)', 'static pods to bring back on the new runtime: etcd']);
+  });
+});
+
+describe('decide: control-plane nodes', () => {
+  const cfg = loadConfig({ sets: ['allowControlPlane=true'] });
+  const cp = node(null, { labels: { 'cri-migrator.dev/migrate': 'containerd', 'node-role.kubernetes.io/control-plane': '' } });
+  const etcd = (n: string, ready = true) => ({ node: n, component: 'etcd', name: `etcd-${n}`, ready, runtime: 'docker' });
+  const view = (pods: ReturnType<typeof etcd>[], o: { inFlight?: string[]; nodes?: string[]; by?: 'controller' | 'cli' } = {}): ClusterView => ({
+    ...roomy,
+    by: o.by ?? 'controller',
+    controlPlane: { nodes: o.nodes ?? pods.map((p) => p.node), staticPods: pods, inFlight: o.inFlight ?? [] },
+  });
+  it.each<[string, ClusterView, string, RegExp]>([
+    ['another control-plane node in flight: one at a time, whatever concurrency says', view([etcd('w1'), etcd('cp2'), etcd('cp3')], { inFlight: ['cp2'] }), 'wait', /one control-plane node at a time: cp2 is migrating/],
+    ['another etcd member not Ready', view([etcd('w1'), etcd('cp2', false), etcd('cp3')]), 'wait', /etcd member\(s\) on cp2 not Ready/],
+    ['two members: quorum 2 would be lost', view([etcd('w1'), etcd('cp2')]), 'none', /etcd would lose quorum with w1 down: 2 members, quorum 2, only 1 other/],
+    ['five members, two others down', view([etcd('w1'), etcd('a'), etcd('b'), etcd('c', false), etcd('d', false)]), 'wait', /not Ready/],
+    ['a single control plane, by the controller: refused, use the CLI', view([etcd('w1')]), 'none', /only control-plane node.*cri-migrator migrate w1/],
+    ['a single control plane, by the CLI: goes, saying the API will be down', view([etcd('w1')], { by: 'cli' }), 'act preflight -> Preflight', /Pending/],
+  ])('%s', (_, cluster, expected, reason) => {
+    const d = run(cp, cluster, cfg);
+    expect(summary(d)).toBe(expected);
+    if (d.kind !== 'act') expect(d.reason).toMatch(reason);
+  });
+
+  it('quorum arithmetic', async () => {
+    const { quorumOf } = await import('../../src/engine/control-plane.js');
+    expect([1, 2, 3, 4, 5, 7].map(quorumOf)).toEqual([1, 2, 2, 3, 3, 4]);
   });
 });
 
 describe('decide: cluster-wide limits on admission', () => {
   it.each<[string, ClusterView, number, number, string, RegExp]>([
-    ['concurrency reached', { readyOtherNodes: 5, inFlightOtherNodes: ['w2'] }, 1, 1, 'wait', /concurrency 1 reached \(migrating: w2\)/],
-    ['concurrency 2 leaves room', { readyOtherNodes: 5, inFlightOtherNodes: ['w2'] }, 2, 1, 'act preflight -> Preflight', /Pending/],
-    ['too few Ready nodes would remain', { readyOtherNodes: 1, inFlightOtherNodes: [] }, 1, 2, 'wait', /only 1 other nodes are Ready, minReadyNodes is 2/],
-    ['exactly enough Ready nodes', { readyOtherNodes: 2, inFlightOtherNodes: [] }, 1, 2, 'act preflight -> Preflight', /Pending/],
-    ['minReadyNodes 0 on a one-node cluster', { readyOtherNodes: 0, inFlightOtherNodes: [] }, 1, 0, 'act preflight -> Preflight', /Pending/],
+    ['concurrency reached', { readyOtherNodes: 5, inFlightOtherNodes: ['w2'], rollout: quiet, by: 'controller' }, 1, 1, 'wait', /concurrency 1 reached \(migrating: w2\)/],
+    ['concurrency 2 leaves room', { readyOtherNodes: 5, inFlightOtherNodes: ['w2'], rollout: quiet, by: 'controller' }, 2, 1, 'act preflight -> Preflight', /Pending/],
+    ['too few Ready nodes would remain', { readyOtherNodes: 1, inFlightOtherNodes: [], rollout: quiet, by: 'controller' }, 1, 2, 'wait', /only 1 other nodes are Ready, minReadyNodes is 2/],
+    ['exactly enough Ready nodes', { readyOtherNodes: 2, inFlightOtherNodes: [], rollout: quiet, by: 'controller' }, 1, 2, 'act preflight -> Preflight', /Pending/],
+    ['minReadyNodes 0 on a one-node cluster', { readyOtherNodes: 0, inFlightOtherNodes: [], rollout: quiet, by: 'controller' }, 1, 0, 'act preflight -> Preflight', /Pending/],
   ])('%s', (_, cluster, concurrency, minReadyNodes, expected, reason) => {
     const cfg = loadConfig({ file: { path: 'c.yaml', data: { concurrency, minReadyNodes } } });
     const d = run(node(null), cluster, cfg);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../src/config.js';
-import { classifyPod, classifyPods, type FilterContext } from '../../src/engine/drain-filters.js';
+import { classifyPod, classifyPods, type FilterContext } from '../../src/drain/filters.js';
 import { parseSelector, matchesSelector } from '../../src/domain/selector.js';
 import type { PodView } from '../../src/domain/types.js';
 
@@ -21,6 +21,8 @@ describe('drain filters (kubectl drain semantics)', () => {
     ['DaemonSet pod with emptyDir', pod({ controllers: [{ kind: 'DaemonSet', name: 'ds' }], usesEmptyDir: true }), {}, 'skip', /DaemonSet/],
     ['emptyDir pod', pod({ usesEmptyDir: true }), {}, 'refuse', /deleteEmptyDirData/],
     ['emptyDir pod, allowed', pod({ usesEmptyDir: true }), { deleteEmptyDirData: true }, 'evict'],
+    ['emptyDir pod annotated safe-to-evict', pod({ usesEmptyDir: true, safeToEvict: true }), {}, 'evict'],
+    ['unmanaged pod annotated safe-to-evict, still refused', pod({ controllers: [], safeToEvict: true }), {}, 'refuse', /not managed/],
     ['unmanaged pod', pod({ controllers: [] }), {}, 'refuse', /drain.force/],
     ['unmanaged pod, forced', pod({ controllers: [] }), { force: true }, 'evict'],
     ['unmanaged emptyDir pod, only force', pod({ controllers: [], usesEmptyDir: true }), { force: true }, 'refuse', /emptyDir/],

@@ -1,5 +1,5 @@
 // Output of engine/facts.ts's probe script, as a Docker node would print it.
-import { PATHS } from '../../src/engine/facts.js';
+import { PATHS } from '../../src/host/facts.js';
 
 export interface HostSpec {
   kubelet?: string;
@@ -13,6 +13,47 @@ export interface HostSpec {
   units?: string[];
   files?: Partial<Record<string, string | null>>;
   backups?: Partial<Record<string, string | null>>;
+  /** The images probe (host/images.ts); default: a Docker node with a kube-proxy pod and a web pod. */
+  images?: Partial<ImagesSpec>;
+}
+
+export interface ImagesSpec {
+  dockerRunning: boolean;
+  /** id, Config.Image, image id, name, running, pod namespace, pod name */
+  containers: string[][];
+  /** id, tags, digests, size */
+  images: [string, string[], string[], number][];
+  staticPodImages: string[];
+  inContainerd: string[];
+  recorded: string[] | null;
+}
+
+export const DEFAULT_IMAGES: ImagesSpec = {
+  dockerRunning: true,
+  containers: [
+    ['c1', 'k8s.gcr.io/kube-proxy:v1.23.17', 'sha256:kp', '/k8s_kube-proxy_kube-proxy-x', 'true', 'kube-system', 'kube-proxy-x'],
+    ['c2', 'k8s.gcr.io/pause:3.6', 'sha256:pause', '/k8s_POD_kube-proxy-x', 'true', 'kube-system', 'kube-proxy-x'],
+    ['c3', 'busybox:1.36', 'sha256:bb', '/k8s_app_web-1', 'true', 'default', 'web-1'],
+  ],
+  images: [
+    ['sha256:kp', ['k8s.gcr.io/kube-proxy:v1.23.17'], [], 110_000_000],
+    ['sha256:pause', ['k8s.gcr.io/pause:3.6'], [], 680_000],
+    ['sha256:bb', ['busybox:1.36'], [], 4_400_000],
+  ],
+  staticPodImages: [],
+  inContainerd: [],
+  recorded: null,
+};
+
+/** The images probe's output (host/images.ts imagesScript). */
+export function imagesOutput(spec: Partial<ImagesSpec> = {}): string {
+  const s = { ...DEFAULT_IMAGES, ...spec };
+  const M = '@@cri-migrator-images:';
+  const out = [`${M}docker-running`, ...(s.dockerRunning ? ['yes'] : []), `${M}docker-store`, ...(s.dockerRunning ? ['[["Backing Filesystem","extfs"]]'] : [])];
+  out.push(`${M}containers`, ...(s.dockerRunning ? s.containers.map((c) => c.join('\t')) : []));
+  out.push(`${M}images`, ...(s.dockerRunning ? s.images.map(([id, tags, digests, size]) => [id, JSON.stringify(tags), JSON.stringify(digests), String(size)].join('\t')) : []));
+  out.push(`${M}static`, ...s.staticPodImages, `${M}containerd`, ...s.inContainerd, `${M}recorded`, ...(s.recorded ? ['present', ...s.recorded] : []), `${M}end`);
+  return `${out.join('\n')}\n`;
 }
 
 export const DOCKERSHIM_FLAGS = 'KUBELET_KUBEADM_ARGS="--network-plugin=cni --pod-infra-container-image=k8s.gcr.io/pause:3.6"\n';
@@ -53,5 +94,5 @@ export function factsOutput(spec: HostSpec = {}): string {
     else lines.push(`${M}file ${path} present live`, Buffer.from(content).toString('base64'));
   }
   lines.push(`${M}end`);
-  return `${lines.join('\n')}\n`;
+  return `${lines.join('\n')}\n${imagesOutput(spec.images)}`;
 }

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { cgroupDriver, cniDirs, defaultSandboxImage, detectSourceRuntime, factsScript, parseFacts, PATHS, sandboxImage } from '../../src/engine/facts.js';
-import { renderFiles } from '../../src/engine/files.js';
-import { preflightChecks } from '../../src/engine/preflight.js';
+import { cgroupDriver, cniDirs, defaultSandboxImage, detectSourceRuntime, factsScript, parseFacts, PATHS, sandboxImage } from '../../src/host/facts.js';
+import { renderFiles } from '../../src/host/files.js';
+import { preflightChecks } from '../../src/host/preflight.js';
 import { parseVersion } from '../../src/domain/version.js';
 import { DOCKERSHIM_FLAGS, factsOutput } from './facts-fixture.js';
 import { makeNode } from './fakes.js';
@@ -133,5 +133,111 @@ describe('rendered files', () => {
     const files = renderFiles(withEndpoint, config).files;
     expect(files.find((f) => f.group === 'kubelet-config')?.content).toBe('# mine\ncgroupDriver: systemd\ncontainerRuntimeEndpoint: unix:///run/containerd/containerd.sock\n');
     expect(files.find((f) => f.group === 'instance-config')?.content).toBe('containerRuntimeEndpoint: unix:///run/containerd/containerd.sock\n');
+  });
+});
+
+describe('containerd 2.x targets and daemon.json on a node', () => {
+  const DAEMON_JSON = JSON.stringify({
+    'registry-mirrors': ['https://mirror.example.com'],
+    'insecure-registries': ['registry.local:5000', '10.0.0.0/8'],
+    'log-opts': { 'max-size': '50m', 'max-file': '4' },
+    runtimes: { nvidia: { path: '/usr/bin/nvidia-container-runtime' } },
+    'default-runtime': 'nvidia',
+    'data-root': '/data/docker',
+  });
+  const V3 = `version = 3
+root = "/data/containerd"
+[debug]
+  level = "debug"
+[plugins."io.containerd.cri.v1.runtime".containerd.runtimes.kata]
+  runtime_type = "io.containerd.kata.v2"
+`;
+  const node = (spec: Parameters<typeof factsOutput>[0] = {}, cfg = config) => {
+    // The 1.32 sandbox image is already in containerd here; image carry-over has its own tests.
+    const images = { inContainerd: ['registry.k8s.io/pause:3.10'] };
+    const facts = parseFacts(factsOutput({ kubelet: 'Kubernetes v1.32.2', containerd: 'containerd github.com/containerd/containerd/v2 2.2.9+unknown ', units: ['cri-docker.service'], images, ...spec }));
+    const rendered = renderFiles(facts, cfg);
+    const checks = preflightChecks(facts, cfg, 'cri-dockerd', rendered);
+    return { facts, rendered, checks, byName: Object.fromEntries(checks.map((c) => [c.name, c])) };
+  };
+
+  it('reads daemon.json with the other files (from the backup first)', () => {
+    const facts = parseFacts(factsOutput({ files: { [PATHS.dockerDaemonJson]: DAEMON_JSON } }));
+    expect(facts.files.dockerDaemonJson).toEqual({ path: '/etc/docker/daemon.json', content: DAEMON_JSON, fromBackup: false });
+  });
+
+  it('merges into an existing version 3 config on containerd 2.2.9 instead of refusing it, and says why version 3', () => {
+    const { rendered, checks, byName } = node({ files: { [PATHS.containerdConfig]: V3 } });
+    expect(checks.filter((c) => !c.ok)).toEqual([]);
+    expect(rendered.containerd).toMatchObject({ version: 3, from: 3, reason: 'containerd 2.2.9 reads config version 3' });
+    expect(byName['containerd-config-version']!.message).toBe(
+      'writes config version 3: containerd 2.2.9 reads config version 3; the existing file is version 3 too; default runtime runc',
+    );
+    const toml = rendered.files.find((f) => f.group === 'containerd-config')!.content;
+    expect(toml).toMatch(/^version = 3$/m);
+    expect(toml).toContain('root = "/data/containerd"');
+    expect(toml).toContain('[plugins."io.containerd.cri.v1.runtime".containerd.runtimes.kata]');
+  });
+
+  it("carries daemon.json: mirrors and insecure registries to hosts.toml, log rotation to the kubelet, nvidia as the default runtime", () => {
+    const kubeletConfig = 'apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\ncgroupDriver: systemd\ncontainerRuntimeEndpoint: unix:///var/run/cri-dockerd.sock\n';
+    const { rendered, checks } = node({ files: { [PATHS.dockerDaemonJson]: DAEMON_JSON, [PATHS.kubeletConfig]: kubeletConfig, [PATHS.kubeadmFlags]: 'KUBELET_KUBEADM_ARGS=""\n' } });
+    expect(checks.filter((c) => !c.ok)).toEqual([]);
+    expect(rendered.files.map((f) => f.path)).toEqual([
+      '/etc/containerd/config.toml',
+      '/etc/containerd/certs.d/docker.io/hosts.toml',
+      '/etc/containerd/certs.d/registry.local:5000/hosts.toml',
+      '/etc/crictl.yaml',
+      '/var/lib/kubelet/kubeadm-flags.env',
+      '/var/lib/kubelet/config.yaml',
+    ]);
+    const toml = rendered.files[0]!.content;
+    expect(toml).toContain('default_runtime_name = "nvidia"');
+    expect(toml).toMatch(/\[plugins\."io\.containerd\.cri\.v1\.runtime"\.containerd\.runtimes\.nvidia\.options\]\nBinaryName = "\/usr\/bin\/nvidia-container-runtime"\nSystemdCgroup = true/);
+    expect(rendered.files[2]!.content).toContain('[host."http://registry.local:5000"]');
+    expect(rendered.files[5]!.content).toBe(
+      `${kubeletConfig.replace('unix:///var/run/cri-dockerd.sock', 'unix:///run/containerd/containerd.sock')}containerLogMaxSize: 50M\ncontainerLogMaxFiles: 4\n`,
+    );
+    // The plan sees each item, and each warning, without failing preflight.
+    const info = checks.filter((c) => c.severity === 'info' && c.name !== 'images').map((c) => c.message);
+    expect(info).toEqual([
+      expect.stringMatching(/^daemon.json insecure-registries registry.local:5000 -> \/etc\/containerd\/certs.d\/registry.local:5000\/hosts.toml/),
+      expect.stringMatching(/^daemon.json registry-mirrors https:\/\/mirror.example.com -> \/etc\/containerd\/certs.d\/docker.io\/hosts.toml/),
+      expect.stringMatching(/^daemon.json log-opts max-size=50m -> \/var\/lib\/kubelet\/config.yaml containerLogMaxSize: 50M/),
+      expect.stringMatching(/^daemon.json log-opts max-file=4 -> /),
+      expect.stringMatching(/^daemon.json runtimes nvidia: \/usr\/bin\/nvidia-container-runtime -> config.toml runtimes.nvidia/),
+      expect.stringMatching(/^daemon.json default-runtime nvidia -> config.toml default_runtime_name = "nvidia"/),
+    ]);
+    const warnings = checks.filter((c) => c.severity === 'warning');
+    expect(warnings.map((c) => c.name)).toEqual(['daemon-json-insecure-registries', 'daemon-json-data-root']);
+    expect(warnings.every((c) => c.ok)).toBe(true);
+  });
+
+  it("lets cri-migrator's settings win and says so; carryDockerSettings=false ignores the file", () => {
+    const own = loadConfig({ sets: ['containerd.registryMirrors={"docker.io":["https://own.example"]}'] });
+    const { checks, rendered } = node({ files: { [PATHS.dockerDaemonJson]: DAEMON_JSON } }, own);
+    expect(checks.find((c) => c.name === 'carried-registry-mirrors')!.message).toBe(
+      'daemon.json registry-mirrors https://mirror.example.com: not carried, containerd.registryMirrors["docker.io"] wins',
+    );
+    expect(rendered.files.find((f) => f.path.endsWith('docker.io/hosts.toml'))!.content).not.toContain('mirror.example.com');
+    const off = node({ files: { [PATHS.dockerDaemonJson]: DAEMON_JSON } }, loadConfig({ sets: ['containerd.carryDockerSettings=false'] }));
+    expect(off.rendered.carried).toEqual([]);
+    expect(off.rendered.files[0]!.content).toContain('default_runtime_name = "runc"');
+  });
+
+  it.each([
+    ['an unparsable config.toml', { [PATHS.containerdConfig]: 'version = = 3' }, 'containerd-config', /not valid TOML/],
+    ['a version 4 config on containerd 2.2.9', { [PATHS.containerdConfig]: 'version = 4\n' }, 'containerd-config', /containerd 2.2.9 refuses it too/],
+    ['an unparsable daemon.json', { [PATHS.dockerDaemonJson]: '{"a":' }, 'daemon-json', /not valid JSON/],
+  ])('%s fails preflight before anything changes, saying what to do', (_, files, name, message) => {
+    const { byName, rendered } = node({ files });
+    expect(byName[name]).toMatchObject({ ok: false, message: expect.stringMatching(message) });
+    expect(rendered.blockers.map((b) => b.name)).toEqual([name]);
+    if (name === 'containerd-config') expect(rendered.files.some((f) => f.group === 'containerd-config')).toBe(false);
+  });
+
+  it('writes version 4 for containerd 2.4 and version 2 for 1.6 from the same Docker package config', () => {
+    expect(node({ containerd: 'containerd github.com/containerd/containerd/v2 2.4.2+unknown ' }).rendered.containerd).toMatchObject({ version: 4, from: 1 });
+    expect(node({ containerd: 'containerd containerd.io 1.6.20 abc' }).rendered.containerd).toMatchObject({ version: 2, from: 1 });
   });
 });

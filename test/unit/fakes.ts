@@ -1,6 +1,7 @@
 // In-memory implementations of the ports, small enough to read at a glance.
 import { pino } from 'pino';
-import type { NodePatch, NodeView, PodView } from '../../src/domain/types.js';
+import type { BudgetView, NodePatch, NodeView, PodView } from '../../src/domain/types.js';
+import { cliActor, type Actor } from '../../src/domain/claim.js';
 import { applyPatch } from '../../src/domain/node-patch.js';
 import type {
   Clock,
@@ -11,11 +12,17 @@ import type {
   ExecResult,
   NodeApi,
   PatchOptions,
+  ControlPlaneApi,
+  PauseState,
+  RolloutStore,
+  StaticPodView,
   PodEvictor,
   RemoteHost,
   SmokeTester,
 } from '../../src/ports.js';
 import { NodeGoneError, StaleStateError } from '../../src/ports.js';
+import { matchesSelector } from '../../src/domain/selector.js';
+import { staticPodsUnsettled } from '../../src/domain/static-pods.js';
 import type { Config } from '../../src/config.js';
 import type { EngineDeps } from '../../src/engine/executor.js';
 import { Mutex } from '../../src/engine/mutex.js';
@@ -122,6 +129,8 @@ export class FakeEvictor implements PodEvictor {
   evictions: { pod: string; dryRun: boolean }[] = [];
   /** pod name -> how many more eviction attempts a PDB rejects (Infinity: always). */
   blockedFor = new Map<string, number>();
+  /** "namespace/name" -> the budget readBudget answers with. */
+  budgets = new Map<string, BudgetView>();
   private listeners: (() => void)[] = [];
   constructor(public pods: PodView[]) {}
   async listPodsOnNode() {
@@ -139,6 +148,9 @@ export class FakeEvictor implements PodEvictor {
       for (const wake of this.listeners.splice(0)) wake();
     }
     return { kind: 'accepted' };
+  }
+  async readBudget(namespace: string, name: string) {
+    return this.budgets.get(`${namespace}/${name}`);
   }
   async waitForDeletion(_node: string, pods: readonly PodView[], signal: AbortSignal) {
     const remaining = () => pods.filter((p) => this.pods.some((q) => q.uid === p.uid));
@@ -201,6 +213,44 @@ export class FakeSmoke implements SmokeTester {
   }
 }
 
+/** Pause state and blocking pods in memory. */
+export class FakeRollout implements RolloutStore {
+  pause: PauseState | undefined;
+  pods: { name: string; labels: Record<string, string> }[] = [];
+  async readPause() {
+    return this.pause;
+  }
+  async writePause(pause: PauseState | undefined) {
+    this.pause = pause;
+  }
+  async podsMatching(selector: string, limit: number) {
+    return this.pods.filter((p) => matchesSelector(p.labels, selector)).slice(0, limit).map((p) => p.name);
+  }
+}
+
+/** The control plane's static pods, in memory. */
+export class FakeControlPlane implements ControlPlaneApi {
+  pods: StaticPodView[] = [];
+  constructor(private readonly clock: Clock) {}
+  async staticPods() {
+    return this.pods.map((p) => ({ ...p }));
+  }
+  async waitForStaticPods(node: string, runtime: 'docker' | 'containerd', components: readonly string[], timeoutMs: number) {
+    const deadline = this.clock.now().getTime() + timeoutMs;
+    for (;;) {
+      const why = staticPodsUnsettled(this.pods, node, runtime, components);
+      if (why === undefined) return;
+      if (this.clock.now().getTime() >= deadline) throw new Error(`the static pods of ${node} were not Ready on ${runtime} within ${timeoutMs / 1000}s: ${why}`);
+      await this.clock.sleep(2_000);
+    }
+  }
+}
+
+/** An actor for tests: a CLI on host "test" with the given pid (every pid counts as alive). */
+export function testActor(pid = 1, options: { force?: boolean; leaseSeconds?: number } = {}): Actor {
+  return cliActor({ host: 'test', pid, force: options.force ?? false, leaseSeconds: options.leaseSeconds ?? 60, isAlive: () => true });
+}
+
 /** The engine's dependencies over these fakes: fresh events, smoke tester, playbooks and lock. */
 export function fakeEngine(parts: {
   config: Config;
@@ -208,8 +258,12 @@ export function fakeEngine(parts: {
   evictor: FakeEvictor;
   clock: FakeClock;
   connect: EngineDeps['connect'];
-}): EngineDeps & { events: FakeEvents; smoke: FakeSmoke } {
+  actor?: Actor;
+}): EngineDeps & { events: FakeEvents; smoke: FakeSmoke; rollout: FakeRollout; controlPlane: FakeControlPlane } {
   return {
+    actor: testActor(),
+    rollout: new FakeRollout(),
+    controlPlane: new FakeControlPlane(parts.clock),
     ...parts,
     events: new FakeEvents(),
     smoke: new FakeSmoke(),

@@ -56,6 +56,7 @@ describe('Kubernetes object conversion', () => {
       controllers: [{ kind: 'ReplicaSet', name: 'web-6d4f' }],
       mirror: true,
       usesEmptyDir: true,
+      safeToEvict: false,
       deletionTimestamp: new Date('2024-05-01T12:00:00Z'),
     });
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readKubeletConfig, rewriteRuntimeEndpoint } from '../../src/engine/kubelet-config.js';
+import { readKubeletConfig, rewriteRuntimeEndpoint, setTopLevelFields } from '../../src/host/kubelet-config.js';
 
 // Shaped like the config.yaml kubeadm 1.32 writes: block sequences without indentation.
 const kubeadmConfig = `apiVersion: kubelet.config.k8s.io/v1beta1
@@ -44,5 +44,17 @@ describe('kubelet config files', () => {
 
   it('refuses a file that is not a YAML mapping, naming it', () => {
     expect(() => rewriteRuntimeEndpoint('- a\n- b\n', '/var/lib/kubelet/instance-config.yaml')).toThrow('/var/lib/kubelet/instance-config.yaml: expected a mapping at the top level');
+  });
+
+  it('sets the log rotation fields: replaces their lines, or appends them, and touches nothing else', () => {
+    const appended = setTopLevelFields(kubeadmConfig, 'config.yaml', { containerLogMaxSize: '100M', containerLogMaxFiles: 3 });
+    expect(appended).toBe(`${kubeadmConfig}containerLogMaxSize: 100M\ncontainerLogMaxFiles: 3\n`);
+    const withFields = kubeadmConfig.replace('kind: KubeletConfiguration\n', 'containerLogMaxFiles: 5\ncontainerLogMaxSize: 10Mi\nkind: KubeletConfiguration\n');
+    const replaced = setTopLevelFields(withFields, 'config.yaml', { containerLogMaxSize: '100M', containerLogMaxFiles: 3 });
+    expect(replaced).toBe(withFields.replace('containerLogMaxFiles: 5', 'containerLogMaxFiles: 3').replace('containerLogMaxSize: 10Mi', 'containerLogMaxSize: 100M'));
+    expect(readKubeletConfig(replaced, 'config.yaml')).toMatchObject({ containerLogMaxSize: '100M', containerLogMaxFiles: 3 });
+    // A flow-style file is re-serialized rather than edited by line.
+    const flow = setTopLevelFields('{cgroupDriver: systemd}\n', 'config.yaml', { containerLogMaxFiles: 4 });
+    expect(readKubeletConfig(flow, 'config.yaml')).toEqual({ cgroupDriver: 'systemd', containerLogMaxFiles: 4 });
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseVersion } from '../../src/domain/version.js';
-import { envFileArgs, flagValue, rewriteEnvFile, rewriteKubeletArgs, splitArgs } from '../../src/engine/kubelet-flags.js';
+import { envFileArgs, flagValue, rewriteEnvFile, rewriteKubeletArgs, splitArgs } from '../../src/host/kubelet-flags.js';
 
 const SOCKET = 'unix:///run/containerd/containerd.sock';
 const PAUSE = 'registry.k8s.io/pause:3.9';

@@ -30,10 +30,10 @@ describe('manifests', () => {
         )
         .sort();
     expect(rules('ClusterRole')).toEqual(
-      ['core/events:create', 'core/events:patch', 'core/nodes:get', 'core/nodes:list', 'core/nodes:patch', 'core/nodes:watch', 'core/pods/eviction:create', 'core/pods:get', 'core/pods:list', 'core/pods:watch'].sort(),
+      ['core/events:create', 'core/events:patch', 'core/nodes:get', 'core/nodes:list', 'core/nodes:patch', 'core/nodes:watch', 'core/pods/eviction:create', 'core/pods:get', 'core/pods:list', 'core/pods:watch', 'policy/poddisruptionbudgets:get'].sort(),
     );
     expect(rules('Role')).toEqual(
-      ['coordination.k8s.io/leases:create', 'coordination.k8s.io/leases:get', 'coordination.k8s.io/leases:update', 'core/pods:create', 'core/pods:delete', 'core/pods:get', 'core/pods:watch'].sort(),
+      ['coordination.k8s.io/leases:create', 'coordination.k8s.io/leases:get', 'coordination.k8s.io/leases:update', 'core/configmaps:get', 'core/events:list', 'core/pods:create', 'core/pods:delete', 'core/pods:get', 'core/pods:watch'].sort(),
     );
   });
 
@@ -44,6 +44,8 @@ describe('manifests', () => {
     expect(spec.replicas).toBe(2);
     // Service links would inject CRI_MIGRATOR_METRICS_PORT=tcp://..., read as config.
     expect(pod.enableServiceLinks).toBe(false);
+    // Steps in flight get shutdownGraceSeconds, then are cancelled and the Lease released, within the grace period.
+    expect(pod.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(config.shutdownGraceSeconds + 5);
     expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532 });
     expect(container.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
     expect(container.args).toEqual(['run', '--config', '/etc/cri-migrator/config/config.yaml']);

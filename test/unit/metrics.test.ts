@@ -1,65 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { startHttpServer } from '../../src/controller/http.js';
-import { collectNodesByPhase, controllerMetrics, MetricsEvents, MetricsRegistry, ObservedLock } from '../../src/controller/metrics.js';
+import { controllerMetrics, MetricsObserver, ObservedLock } from '../../src/controller/metrics.js';
+import { loadConfig } from '../../src/config.js';
 import { ANNOTATIONS } from '../../src/domain/annotations.js';
 import type { Lock } from '../../src/ports.js';
-import { FakeClock, FakeEvents, FakeNodeApi, makeNode, silentLog } from './fakes.js';
-
-describe('metrics: Prometheus text exposition', () => {
-  it('writes HELP, TYPE and samples for counters and gauges, with escaped labels', async () => {
-    const r = new MetricsRegistry();
-    const c = r.counter('x_total', 'Things.\nMore: a\\b');
-    c.inc();
-    c.inc({ action: 'drain' }, 2);
-    c.inc({ action: 'drain' });
-    r.gauge('g', 'A gauge.').set({ phase: 'say "hi"\n' }, 1.5);
-    expect(await r.expose()).toBe(
-      [
-        '# HELP x_total Things.\\nMore: a\\\\b',
-        '# TYPE x_total counter',
-        'x_total 1',
-        'x_total{action="drain"} 3',
-        '# HELP g A gauge.',
-        '# TYPE g gauge',
-        'g{phase="say \\"hi\\"\\n"} 1.5',
-        '',
-      ].join('\n'),
-    );
-  });
-
-  it('writes cumulative histogram buckets, +Inf, sum and count', async () => {
-    const r = new MetricsRegistry();
-    const h = r.histogram('d_seconds', 'Durations.', [60, 300]);
-    h.observe({ outcome: 'succeeded' }, 47);
-    h.observe({ outcome: 'succeeded' }, 200);
-    h.observe({ outcome: 'succeeded' }, 1000);
-    expect(await r.expose()).toBe(
-      [
-        '# HELP d_seconds Durations.',
-        '# TYPE d_seconds histogram',
-        'd_seconds_bucket{outcome="succeeded",le="60"} 1',
-        'd_seconds_bucket{outcome="succeeded",le="300"} 2',
-        'd_seconds_bucket{outcome="succeeded",le="+Inf"} 3',
-        'd_seconds_sum{outcome="succeeded"} 1247',
-        'd_seconds_count{outcome="succeeded"} 3',
-        '',
-      ].join('\n'),
-    );
-  });
-
-  it('refuses bad names, duplicates, decreasing counters and unordered buckets', () => {
-    const r = new MetricsRegistry();
-    expect(() => r.counter('bad-name', '')).toThrow(/invalid metric name/);
-    r.gauge('g', '');
-    expect(() => r.gauge('g', '')).toThrow(/twice/);
-    expect(() => r.counter('c', '').inc({}, -1)).toThrow(/cannot decrease/);
-    expect(() => r.histogram('h', '', [2, 1])).toThrow(/increase/);
-  });
-});
+import { FakeClock, FakeNodeApi, makeNode, silentLog } from './fakes.js';
 
 describe('metrics: the controller', () => {
   it('counts nodes by phase at scrape time (every phase, zeros included)', async () => {
-    const m = controllerMetrics();
     const nodes = new FakeNodeApi(
       new FakeClock(),
       makeNode({ name: 'a' }),
@@ -67,39 +15,52 @@ describe('metrics: the controller', () => {
       makeNode({ name: 'c', labels: {}, annotations: { [ANNOTATIONS.phase]: 'Succeeded' } }),
       makeNode({ name: 'd', labels: {} }),
     );
-    collectNodesByPhase(m, nodes, 'cri-migrator.dev/migrate=containerd', silentLog);
-    const text = await m.registry.expose();
+    const m = controllerMetrics({ nodes: () => nodes.list(), rollout: async () => ({ paused: undefined, blockingPods: [] }), config: loadConfig({}), log: silentLog });
+    const text = await m.registry.metrics();
     expect(text).toContain('cri_migrator_nodes{phase="Pending"} 1\n');
     expect(text).toContain('cri_migrator_nodes{phase="Drained"} 1\n');
     expect(text).toContain('cri_migrator_nodes{phase="Succeeded"} 1\n');
     expect(text).toContain('cri_migrator_nodes{phase="RolledBack"} 0\n');
     // A node changes phase: the next scrape says so.
     nodes.update('b', (n) => ({ ...n, annotations: { [ANNOTATIONS.phase]: 'RolledBack' } }));
-    const again = await m.registry.expose();
+    const again = await m.registry.metrics();
     expect(again).toContain('cri_migrator_nodes{phase="Drained"} 0\n');
     expect(again).toContain('cri_migrator_nodes{phase="RolledBack"} 1\n');
   });
 
-  it('counts step failures, rollbacks and failures and times migrations from the events the engine records', async () => {
+  it('counts step failures, rollbacks and failures and times migrations from the engine\'s observer stream', async () => {
     const m = controllerMetrics();
-    const nodes = new FakeNodeApi(
-      new FakeClock(),
-      makeNode({ name: 'w1', annotations: { [ANNOTATIONS.startedAt]: '2024-05-01T12:00:00.000Z', [ANNOTATIONS.finishedAt]: '2024-05-01T12:00:47.000Z' } }),
-    );
-    const inner = new FakeEvents();
-    const events = new MetricsEvents(inner, m, nodes, silentLog);
-    await events.record('w1', { type: 'Warning', reason: 'MigrationStepFailed', message: 'drain (attempt 1/3): timed out' });
-    await events.record('w1', { type: 'Normal', reason: 'MigrationDrained', message: 'Cordoned -> Drained' });
-    await events.record('w1', { type: 'Normal', reason: 'MigrationSucceeded', message: 'done' });
-    await events.record('w1', { type: 'Warning', reason: 'MigrationRolledBack', message: 'rolled back' });
-    const text = await m.registry.expose();
-    expect(inner.events).toHaveLength(4);
+    const observer = new MetricsObserver(m);
+    const failed = { type: 'stepFailed', node: 'w1', attempt: 1, maxAttempts: 3, message: 'timed out', terminal: false, unavailable: false, nextAttemptAt: undefined } as const;
+    observer.emit({ ...failed, action: 'drain' });
+    observer.emit({ type: 'phase', node: 'w1', action: 'drain', phase: 'Drained', tookMs: 9_000 });
+    observer.emit({ type: 'finished', node: 'w1', outcome: 'succeeded', durationMs: 47_000 });
+    observer.emit({ type: 'finished', node: 'w2', outcome: 'rolled_back', durationMs: 100_000 });
+    observer.emit({ type: 'finished', node: 'w3', outcome: 'succeeded', durationMs: undefined }); // adopted: no start time
+    const text = await m.registry.metrics();
     expect(text).toContain('cri_migrator_step_failures_total{action="drain"} 1\n');
     expect(text).toContain('cri_migrator_rollbacks_total 1\n');
-    expect(text).toContain('cri_migrator_migration_duration_seconds_bucket{outcome="succeeded",le="60"} 1\n');
+    expect(text).toContain('cri_migrator_migration_duration_seconds_bucket{le="60",outcome="succeeded"} 1\n');
     expect(text).toContain('cri_migrator_migration_duration_seconds_sum{outcome="succeeded"} 47\n');
+    expect(text).toContain('cri_migrator_migration_duration_seconds_count{outcome="succeeded"} 1\n');
     expect(text).toContain('cri_migrator_migration_duration_seconds_count{outcome="rolled_back"} 1\n');
-    expect(text).not.toContain('cri_migrator_failures_total 1');
+    expect(text).toContain('cri_migrator_failures_total 0\n');
+  });
+
+  it('reports whether the rollout is halted, and why no new node may start', async () => {
+    const nodes = new FakeNodeApi(new FakeClock(), makeNode({ name: 'a', annotations: { [ANNOTATIONS.phase]: 'RolledBack', [ANNOTATIONS.halt]: 'ended RolledBack: x' } }));
+    let paused: { by: string; at: Date; reason: string } | undefined;
+    const m = controllerMetrics({ nodes: () => nodes.list(), rollout: async () => ({ paused, blockingPods: [] }), config: loadConfig({}), log: silentLog });
+    let text = await m.registry.metrics();
+    expect(text).toContain('cri_migrator_rollout_halted 1\n');
+    expect(text).toContain('cri_migrator_rollout_blocked{reason="halted"} 1\n');
+    expect(text).toContain('cri_migrator_rollout_blocked{reason="paused"} 0\n');
+    nodes.update('a', (n) => ({ ...n, annotations: { [ANNOTATIONS.phase]: 'RolledBack' } }));
+    paused = { by: 'cli@x/1', at: new Date(), reason: '' };
+    text = await m.registry.metrics();
+    expect(text).toContain('cri_migrator_rollout_halted 0\n');
+    expect(text).toContain('cri_migrator_rollout_blocked{reason="paused"} 1\n');
+    expect(text).toContain('cri_migrator_rollout_blocked{reason="halted"} 0\n');
   });
 
   it('reports leadership and whether the API server answered', async () => {
@@ -114,13 +75,13 @@ describe('metrics: the controller', () => {
     };
     const lock = new ObservedLock(inner, m);
     expect(lock.apiReachable).toBeUndefined();
-    expect(await m.registry.expose()).toContain('cri_migrator_leader 0\n');
+    expect(await m.registry.metrics()).toContain('cri_migrator_leader 0\n');
     await lock.tryAcquire();
-    expect(await m.registry.expose()).toContain('cri_migrator_leader 1\n');
+    expect(await m.registry.metrics()).toContain('cri_migrator_leader 1\n');
     answer = false;
     await lock.tryAcquire();
     expect(lock.apiReachable).toBe(true);
-    expect(await m.registry.expose()).toContain('cri_migrator_leader 0\n');
+    expect(await m.registry.metrics()).toContain('cri_migrator_leader 0\n');
     answer = new Error('connect ECONNREFUSED');
     await expect(lock.tryAcquire()).rejects.toThrow();
     expect(lock).toMatchObject({ apiReachable: false, lastError: 'connect ECONNREFUSED' });

@@ -2,12 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { WorkQueue } from '../../src/controller/queue.js';
 import { FakeClock } from './fakes.js';
 
-const backoff = { initialMs: 1_000, maxMs: 8_000 };
 const tick = () => new Promise((r) => setImmediate(r));
 
 describe('work queue', () => {
   it('collapses repeated adds of a queued key', async () => {
-    const q = new WorkQueue<string>(new FakeClock(), backoff);
+    const q = new WorkQueue<string>(new FakeClock());
     q.add('a');
     q.add('b');
     q.add('a');
@@ -17,7 +16,7 @@ describe('work queue', () => {
   });
 
   it('never hands out a key that is being processed; a re-add comes back after done', async () => {
-    const q = new WorkQueue<string>(new FakeClock(), backoff);
+    const q = new WorkQueue<string>(new FakeClock());
     q.add('a');
     const key = await q.get();
     q.add('a');
@@ -36,7 +35,7 @@ describe('work queue', () => {
   });
 
   it('wakes a waiting worker on add', async () => {
-    const q = new WorkQueue<string>(new FakeClock(), backoff);
+    const q = new WorkQueue<string>(new FakeClock());
     const waiting = q.get();
     q.add('x');
     expect(await waiting).toBe('x');
@@ -44,7 +43,7 @@ describe('work queue', () => {
 
   it('adds after a delay, keeping the earliest of several delays', async () => {
     const clock = new FakeClock();
-    const q = new WorkQueue<string>(clock, backoff);
+    const q = new WorkQueue<string>(clock);
     const start = clock.now().getTime();
     q.addAfter('a', 30_000);
     q.addAfter('a', 5_000);
@@ -57,17 +56,17 @@ describe('work queue', () => {
     expect(q.length).toBe(0); // the superseded timers did not add it again
   });
 
-  it('backs off exponentially per key, capped, until forgotten', () => {
-    const q = new WorkQueue<string>(new FakeClock(), backoff);
-    expect([1, 2, 3, 4, 5].map(() => q.addRateLimited('a'))).toEqual([1_000, 2_000, 4_000, 8_000, 8_000]);
-    expect(q.addRateLimited('b')).toBe(1_000);
+  it('counts failures in a row per key until forgotten', () => {
+    const q = new WorkQueue<string>(new FakeClock());
+    expect([1, 2, 3].map(() => q.noteFailure('a'))).toEqual([1, 2, 3]);
+    expect(q.noteFailure('b')).toBe(1);
     q.forget('a');
     expect(q.failuresOf('a')).toBe(0);
-    expect(q.addRateLimited('a')).toBe(1_000);
+    expect(q.noteFailure('a')).toBe(1);
   });
 
   it('releases waiting workers and ignores adds after shut down', async () => {
-    const q = new WorkQueue<string>(new FakeClock(), backoff);
+    const q = new WorkQueue<string>(new FakeClock());
     const waiting = q.get();
     q.addAfter('late', 1_000);
     q.shutDown();

@@ -1,0 +1,146 @@
+// Issue 11: which images a node needs in containerd, read from what Docker runs there, the
+// static pod manifests and the sandbox image; what else depended on Docker.
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { parseFacts } from '../../src/host/facts.js';
+import { renderFiles } from '../../src/host/files.js';
+import { normalizeReference, parseImagesFacts, planCarry } from '../../src/host/images.js';
+import { preflightChecks } from '../../src/host/preflight.js';
+import { factsOutput, imagesOutput } from './facts-fixture.js';
+
+const facts = (spec: Parameters<typeof imagesOutput>[0] = {}) => parseImagesFacts(imagesOutput(spec));
+const plan = (spec: Parameters<typeof imagesOutput>[0] = {}, exclude: string[] = [], sandboxImage = 'k8s.gcr.io/pause:3.6') => planCarry(facts(spec), { sandboxImage, exclude });
+
+describe('image references', () => {
+  it.each([
+    ['busybox', 'docker.io/library/busybox:latest'],
+    ['busybox:1.36', 'docker.io/library/busybox:1.36'],
+    ['team/app:2', 'docker.io/team/app:2'],
+    ['registry.k8s.io/pause:3.10', 'registry.k8s.io/pause:3.10'],
+    ['localhost/app', 'localhost/app:latest'],
+    ['registry.local:5000/app', 'registry.local:5000/app:latest'],
+    ['nginx@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef', 'docker.io/library/nginx@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef'],
+  ])('%s is %s in containerd', (ref, normalized) => {
+    expect(normalizeReference(ref)).toBe(normalized);
+  });
+});
+
+describe('what to carry', () => {
+  it('takes the images of the pods Docker runs (by their labels) and the sandbox image, with sizes', () => {
+    const p = plan();
+    expect(p.images.map((i) => [i.ref, i.sizeBytes, i.present])).toEqual([
+      ['docker.io/library/busybox:1.36', 4_400_000, false],
+      ['k8s.gcr.io/kube-proxy:v1.23.17', 110_000_000, false],
+      ['k8s.gcr.io/pause:3.6', 680_000, false],
+    ]);
+    expect(p.images.find((i) => i.ref === 'k8s.gcr.io/pause:3.6')!.usedBy.sort()).toEqual(['kube-system/kube-proxy-x', 'sandbox image']);
+    expect(p.bytesToMove).toBe(115_080_000);
+    expect(p.problems).toEqual([]);
+  });
+
+  it('adds the static pods\' images from the kubelet\'s manifests', () => {
+    const p = plan({ staticPodImages: ['registry.k8s.io/etcd:3.5.16-0'], images: [...(facts().images.map((i) => [i.id, i.tags, i.digests, i.sizeBytes]) as [string, string[], string[], number][]), ['sha256:etcd', ['registry.k8s.io/etcd:3.5.16-0'], [], 57_000_000]] });
+    expect(p.images.find((i) => i.ref === 'registry.k8s.io/etcd:3.5.16-0')).toMatchObject({ usedBy: ['static pod manifest'], sizeBytes: 57_000_000 });
+  });
+
+  it('skips what is already in containerd, and leaves out the excluded', () => {
+    const p = plan({ inContainerd: ['k8s.gcr.io/kube-proxy:v1.23.17'] }, ['docker.io/library/*']);
+    expect(p.images.map((i) => [i.ref, i.present])).toEqual([
+      ['k8s.gcr.io/kube-proxy:v1.23.17', true],
+      ['k8s.gcr.io/pause:3.6', false],
+    ]);
+    expect(p.excluded).toEqual(['docker.io/library/busybox:1.36']);
+    expect(p.bytesToMove).toBe(680_000);
+  });
+
+  it('adds the images images.include names though no container uses them, still minding exclude', () => {
+    const extra: [string, string[], string[], number][] = [
+      ['sha256:app1', ['registry.example.com/team/app:1', 'registry.example.com/team/app:2'], [], 20_000_000],
+      ['sha256:tool', ['tool:3'], [], 1_000_000],
+    ];
+    const images = [...(facts().images.map((i) => [i.id, i.tags, i.digests, i.sizeBytes]) as [string, string[], string[], number][]), ...extra];
+    const withInclude = (include: string[], exclude: string[] = []) => planCarry(facts({ images }), { sandboxImage: 'k8s.gcr.io/pause:3.6', include, exclude });
+    const p = withInclude(['registry.example.com/*']);
+    expect(p.images.filter((i) => i.usedBy.includes('images.include')).map((i) => i.ref)).toEqual(['registry.example.com/team/app:1', 'registry.example.com/team/app:2']);
+    expect(p.bytesToMove).toBe(115_080_000 + 2 * 20_000_000);
+    // A pattern without a tag matches every tag; with one, only that tag.
+    expect(withInclude(['registry.example.com/team/app:2']).images.filter((i) => i.usedBy.includes('images.include')).map((i) => i.ref)).toEqual(['registry.example.com/team/app:2']);
+    expect(withInclude(['tool']).images.filter((i) => i.usedBy.includes('images.include')).map((i) => i.ref)).toEqual(['docker.io/library/tool:3']);
+    // "*": every tagged image Docker holds; exclude wins.
+    const all = withInclude(['*'], ['registry.example.com/*']);
+    expect(all.images.map((i) => i.ref)).toEqual(['docker.io/library/busybox:1.36', 'docker.io/library/tool:3', 'k8s.gcr.io/kube-proxy:v1.23.17', 'k8s.gcr.io/pause:3.6']);
+    expect(all.excluded.sort()).toEqual(['registry.example.com/team/app:1', 'registry.example.com/team/app:2']);
+    // Nothing named: as before.
+    expect(withInclude([]).images.map((i) => i.ref)).toEqual(plan().images.map((i) => i.ref));
+  });
+
+  it('keeps carrying what the pods used before the drain, once their containers are gone', () => {
+    // Recorded at preflight (busybox was used by a pod); after the drain Docker runs only kube-proxy.
+    const drained = plan({ containers: facts().containers.filter((c) => c.image !== 'busybox:1.36').map((c) => [c.id, c.image, c.imageId, `/${c.name}`, String(c.running), ...(c.pod ? c.pod.split('/') : ['', ''])]) as never, recorded: ['docker.io/library/busybox:1.36'] });
+    expect(drained.images.find((i) => i.ref === 'docker.io/library/busybox:1.36')).toMatchObject({ usedBy: ['recorded before the drain'], present: false });
+    expect(drained.problems).toEqual([]);
+  });
+
+  it('a container made from an image ID carries the image under its tags', () => {
+    const p = plan({ containers: [['c9', 'sha256:bb', 'sha256:bb', '/k8s_app_x', 'true', 'default', 'x']] });
+    expect(p.images.map((i) => i.ref)).toContain('docker.io/library/busybox:1.36');
+  });
+
+  it('says what cannot be carried: an image used by digest, one Docker does not have', () => {
+    const digest = 'nginx@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef';
+    const p = plan({ containers: [['c9', digest, 'sha256:ng', '/k8s_app_y', 'true', 'default', 'y']] }, [], 'registry.k8s.io/pause:3.10');
+    expect(p.problems).toEqual([
+      expect.stringMatching(/^docker.io\/library\/nginx@sha256:0123.* is used by digest \(default\/y\): Docker cannot export it under that digest/),
+      expect.stringMatching(/^registry.k8s.io\/pause:3.10 \(sandbox image\) is neither in Docker nor in containerd/),
+    ]);
+  });
+
+  it('takes "<no value>" (a container whose labels are nil) for no label', () => {
+    const out = imagesOutput().replace('@@cri-migrator-images:images', 'c8\tbusybox:1.36\tsha256:bb\t/agent\ttrue\t<no value>\t<no value>\n@@cri-migrator-images:images');
+    expect(planCarry(parseImagesFacts(out), { sandboxImage: 'k8s.gcr.io/pause:3.6', exclude: [] }).nonKubernetes).toEqual([{ name: 'agent', image: 'busybox:1.36' }]);
+  });
+
+  it('names the containers Docker runs outside Kubernetes (running ones)', () => {
+    const p = plan({ containers: [...facts().containers.map((c) => [c.id, c.image, c.imageId, `/${c.name}`, String(c.running), ...(c.pod ? c.pod.split('/') : ['', ''])]), ['c8', 'busybox:1.36', 'sha256:bb', '/backup-agent', 'true', '', ''], ['c7', 'busybox:1.36', 'sha256:bb', '/old', 'false', '', '']] });
+    expect(p.nonKubernetes).toEqual([{ name: 'backup-agent', image: 'busybox:1.36' }]);
+  });
+
+  it('with Docker stopped, uses the list an earlier attempt recorded', () => {
+    const p = plan({ dockerRunning: false, recorded: ['k8s.gcr.io/kube-proxy:v1.23.17', 'k8s.gcr.io/pause:3.6'], inContainerd: ['k8s.gcr.io/kube-proxy:v1.23.17', 'k8s.gcr.io/pause:3.6'] });
+    expect(p.fromRecord).toBe(true);
+    expect(p.images.every((i) => i.present)).toBe(true);
+    expect(p.problems).toEqual([]);
+  });
+
+  it('detects Docker keeping its images in containerd (the containerd image store)', () => {
+    const out = imagesOutput().replace('[["Backing Filesystem","extfs"]]', '[["driver-type","io.containerd.snapshotter.v1"]]');
+    expect(parseImagesFacts(out).containerdImageStore).toBe(true);
+    expect(facts().containerdImageStore).toBe(false);
+  });
+});
+
+describe('preflight of images and Docker\'s other containers', () => {
+  const checks = (sets: string[] = [], spec: Parameters<typeof imagesOutput>[0] = {}) => {
+    const config = loadConfig({ sets });
+    const f = parseFacts(factsOutput({ images: spec }));
+    return Object.fromEntries(preflightChecks(f, config, 'dockershim', renderFiles(f, config)).map((c) => [c.name, c]));
+  };
+  const withAgent = { containers: [['c8', 'busybox:1.36', 'sha256:bb', '/backup-agent', 'true', '', '']] };
+
+  it('lists the images and what they add up to', () => {
+    expect(checks()['images']).toMatchObject({ ok: true, severity: 'info', message: expect.stringMatching(/^3 images into containerd's k8s.io namespace, 3 to carry \(109.7 MiB\): docker.io\/library\/busybox:1.36 \(4.2 MiB\)/) });
+  });
+
+  it('refuses a node whose images add up to more than images.maxTotalMiB', () => {
+    expect(checks(['images.maxTotalMiB=50'])['images-size']).toMatchObject({ ok: false, message: expect.stringMatching(/3 images, 109.7 MiB to carry, more than images.maxTotalMiB \(50 MiB\)/) });
+  });
+
+  it('refuses a node where Docker runs containers outside Kubernetes, unless allowed', () => {
+    expect(checks([], withAgent)['non-kubernetes-containers']).toMatchObject({ ok: false, message: expect.stringMatching(/outside Kubernetes on this node: backup-agent \(busybox:1.36\)\. They would stop with Docker.*preflight.allowNonKubernetesContainers/) });
+    expect(checks(['preflight.allowNonKubernetesContainers=true'], withAgent)['non-kubernetes-containers']).toMatchObject({ ok: true, severity: 'warning' });
+  });
+
+  it('with carry-over off, warns which images will have to be pulled', () => {
+    expect(checks(['images.carryOver=false'])['images']).toMatchObject({ ok: true, severity: 'warning', message: expect.stringContaining('pulled from their registries: docker.io/library/busybox:1.36, k8s.gcr.io/kube-proxy:v1.23.17, k8s.gcr.io/pause:3.6') });
+  });
+});
