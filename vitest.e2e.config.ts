@@ -12,7 +12,6 @@ const ORDER = [
   "nodes.test.ts",
   "migrate-123.test.ts",
   "control-plane-single.test.ts",
-  "incluster.test.ts",
   "cluster.test.ts",
 ];
 

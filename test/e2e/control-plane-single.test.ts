@@ -1,10 +1,12 @@
 // Issue 12 end to end: a single control plane on Docker (and one worker), Kubernetes 1.32,
-// migrated from outside with the CLI, which rides out its API server's downtime.
+// migrated from outside with the CLI, which rides out its API server's downtime. Then, on the
+// same cluster, the operator deployed in it migrates the worker (incluster.ts, issue 4).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { clusterName, ensureCluster, kubeClients, releaseCluster, waitFor, type Cluster } from "./harness.js";
 import { runCli, writeConfig } from "./controller.js";
 import { isReady, phaseOf, runtimeOf, type Api } from "./ops.js";
 import { staticPodsOn, watchApi } from "./control-plane.js";
+import { describeInCluster } from "./incluster.js";
 
 describe(`a single control plane on Docker, Kubernetes 1.32`, () => {
   let cluster: Cluster;
@@ -38,4 +40,6 @@ describe(`a single control plane on Docker, Kubernetes 1.32`, () => {
     const pods = await staticPodsOn(api, cp.name);
     expect(pods.every((p) => p.ready && p.runtime === "containerd"), JSON.stringify(pods)).toBe(true);
   }, 30 * 60_000);
+
+  describeInCluster(() => ({ cluster, api }));
 });

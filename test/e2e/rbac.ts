@@ -1,5 +1,5 @@
 // What README "In the cluster" documents for the ServiceAccount, and `kubectl auth can-i --list`
-// read back as resource -> verbs (incluster.test.ts for the kustomize install,
+// read back as resource -> verbs (incluster.ts for the kustomize install,
 // control-plane-ha.test.ts for the Helm install in a namespace of its own).
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
