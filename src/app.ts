@@ -121,7 +121,8 @@ export async function runApp(invocation: Exclude<Invocation, { command: 'help' |
 }
 
 async function runController(config: Config, kube: KubeAdapters, log: Logger, signal: AbortSignal): Promise<number> {
-  const metrics = controllerMetrics({ nodes: () => kube.nodes.list(), rollout: () => rolloutExtras({ rollout: kube.rollout, config }), config, log });
+  // Gauges from the watch's cache while this replica leads (no list per scrape); a standby lists.
+  const metrics = controllerMetrics({ nodes: async () => kube.nodeWatch.cached?.() ?? kube.nodes.list(), rollout: () => rolloutExtras({ rollout: kube.rollout, config }), config, log });
   const lock = new ObservedLock(kube.lock, metrics);
   const lease = `${config.leaderElection.namespace || ownNamespace()}/${config.leaderElection.leaseName}`;
   const actor = controllerActor({ lease, pod: kube.identity, leaseSeconds: config.claims.leaseSeconds });

@@ -158,6 +158,8 @@ export interface NodeWatch {
   /** Calls onChange for every node seen: initially, on each change, and on every resync. */
   start(onChange: (node: NodeView) => void): Promise<void>;
   stop(): Promise<void>;
+  /** Every node as the watch last saw it; undefined until its first list has arrived, and once stopped. */
+  cached?(): NodeView[] | undefined;
 }
 
 /** A control-plane static pod, as its mirror pod in kube-system shows it. */

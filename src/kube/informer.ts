@@ -29,6 +29,8 @@ export class KubeNodeWatch implements NodeWatch {
   private backoffMs: number;
   private lastEventAt = Date.now();
   private stopped = false;
+  /** The informer's cache holds a full list (its first list arrived). */
+  private synced = false;
 
   constructor(
     private readonly kubeConfig: KubeConfig,
@@ -49,7 +51,14 @@ export class KubeNodeWatch implements NodeWatch {
         this.log.error({ err }, 'node event handler failed');
       }
     };
-    const informer = makeInformer<V1Node>(this.kubeConfig, '/api/v1/nodes', () => this.core.listNode());
+    // The cache is whole once a list has arrived (the informer adds its items right after, in the
+    // same turn); start() resolves even when the list failed, so it cannot tell.
+    const list = async () => {
+      const nodes = await this.core.listNode();
+      if (!this.stopped) this.synced = true;
+      return nodes;
+    };
+    const informer = makeInformer<V1Node>(this.kubeConfig, '/api/v1/nodes', list);
     informer.on('add', emit);
     informer.on('update', emit);
     informer.on('connect', () => {
@@ -97,8 +106,13 @@ export class KubeNodeWatch implements NodeWatch {
     }, wait);
   }
 
+  cached(): NodeView[] | undefined {
+    return this.synced && !this.stopped && this.informer ? this.informer.list().map(toNodeView) : undefined;
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
+    this.synced = false;
     for (const timer of this.timers) clearInterval(timer);
     this.timers = [];
     if (this.restartTimer) clearTimeout(this.restartTimer);
