@@ -11,14 +11,16 @@ import { productEnv, type Cluster } from "./harness.js";
 const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
 
 /**
- * Writes a controller config for `cluster`: its SSH key and known_hosts, with `extra` (YAML)
- * merged over them key by key (extra's leaderElection.namespace replaces the default one).
+ * Writes a controller config for `cluster`: its SSH key and known_hosts, with each of `extras`
+ * (YAML documents) merged over them in turn, key by key (a later drain.timeoutSeconds joins an
+ * earlier drain.evictionRetrySeconds; extra's leaderElection.namespace replaces the default one).
  */
-export async function writeConfig(cluster: Cluster, extra = ""): Promise<string> {
+export async function writeConfig(cluster: Cluster, ...extras: string[]): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "crim-e2e-"));
   const path = join(dir, "config.yaml");
-  const base = { ssh: { privateKeyPath: cluster.sshKey, knownHostsPath: cluster.knownHosts }, leaderElection: { namespace: "cri-migrator" } };
-  await writeFile(path, YAML.stringify(merge(base, (YAML.parse(extra) as Record<string, unknown> | null) ?? {})));
+  let config: Record<string, unknown> = { ssh: { privateKeyPath: cluster.sshKey, knownHostsPath: cluster.knownHosts }, leaderElection: { namespace: "cri-migrator" } };
+  for (const extra of extras) config = merge(config, (YAML.parse(extra) as Record<string, unknown> | null) ?? {});
+  await writeFile(path, YAML.stringify(config));
   return path;
 }
 

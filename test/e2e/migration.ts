@@ -427,10 +427,14 @@ describe.runIf(k8sMinors.includes(minor))(`migration on Kubernetes ${minor}`, ()
     expect(done.spec?.unschedulable ?? false).toBe(false);
   });
   if (minor === OPERATIONS_MINOR) {
-    // Kill the controller these cases ran (the operations start their own).
+    // Kill the controller these cases ran (the operations start their own), and remove this
+    // suite's guarded Deployment: with both workers cordoned at once (concurrency 2) its pods
+    // would have nowhere to go, and its budget would hold the drains to their deadline.
     it("hands the cluster on to the operations cases", async () => {
       await controller?.kill();
       controller = undefined;
+      await api.core.deleteNamespace({ name: ns });
+      await waitFor(`namespace ${ns} gone`, 180_000, async () => api.core.readNamespace({ name: ns }).then(() => undefined, () => true));
     });
     describeOperations(() => ({ cluster, api }));
   }

@@ -67,7 +67,7 @@ describe("operations", () => {
 
   async function restartController(extra = "", name = "ops"): Promise<void> {
     await controller?.kill();
-    config = await writeConfig(cluster, `${opsConfig(cluster)}${extra}`);
+    config = await writeConfig(cluster, opsConfig(cluster), extra);
     controller = await startController(cluster, config, name);
   }
 
@@ -223,33 +223,34 @@ describe("operations", () => {
 
     it("a PodDisruptionBudget with maxUnavailable 0 and drain.timeoutSeconds 30: rolled back at 30 s plus the rollback, not 3 x 30 s", async () => {
       const target = workers[0]!;
-      await restartController("  timeoutSeconds: 30\n", "ops-pdb");
-      await api.apps.createNamespacedDeployment({
-        namespace: ns,
-        body: {
-          metadata: { name: "pinned" },
-          spec: {
-            replicas: 1,
-            selector: { matchLabels: { app: "pinned" } },
-            template: {
-              metadata: { labels: { app: "pinned" } },
-              spec: {
-                nodeSelector: { "kubernetes.io/hostname": target },
-                terminationGracePeriodSeconds: 1,
-                containers: [{ name: "app", image: cluster.testImage, imagePullPolicy: "Never", command: ["sh", "-c", "exec sleep 100000"] }],
+      await restartController("drain:\n  timeoutSeconds: 30\n", "ops-pdb");
+      // Everything after the first object made is undone in finally, whatever fails.
+      try {
+        await api.apps.createNamespacedDeployment({
+          namespace: ns,
+          body: {
+            metadata: { name: "pinned" },
+            spec: {
+              replicas: 1,
+              selector: { matchLabels: { app: "pinned" } },
+              template: {
+                metadata: { labels: { app: "pinned" } },
+                spec: {
+                  nodeSelector: { "kubernetes.io/hostname": target },
+                  terminationGracePeriodSeconds: 1,
+                  containers: [{ name: "app", image: cluster.testImage, imagePullPolicy: "Never", command: ["sh", "-c", "exec sleep 100000"] }],
+                },
               },
             },
           },
-        },
-      });
-      await api.policy.createNamespacedPodDisruptionBudget({ namespace: ns, body: { metadata: { name: "pinned" }, spec: { maxUnavailable: 0, selector: { matchLabels: { app: "pinned" } } } } });
-      const deadline = Date.now() + 120_000;
-      while ((await readyReplicas(api, ns, "pinned")) < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1_000));
-      // plan shows it as blocking and exits 1, naming the budget.
-      const plan = await startCli(cluster, config, ["plan", target]).done;
-      expect(plan.code).toBe(1);
-      expect(plan.stdout).toMatch(new RegExp(`would NOT migrate: the drain would be blocked by PodDisruptionBudget ${ns}/pinned`));
-      try {
+        });
+        await api.policy.createNamespacedPodDisruptionBudget({ namespace: ns, body: { metadata: { name: "pinned" }, spec: { maxUnavailable: 0, selector: { matchLabels: { app: "pinned" } } } } });
+        const deadline = Date.now() + 120_000;
+        while ((await readyReplicas(api, ns, "pinned")) < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1_000));
+        // plan shows it as blocking and exits 1, naming the budget.
+        const plan = await startCli(cluster, config, ["plan", target]).done;
+        expect(plan.code).toBe(1);
+        expect(plan.stdout).toMatch(new RegExp(`would NOT migrate: the drain would be blocked by PodDisruptionBudget ${ns}/pinned`));
         await label(target);
         const drainStart = await watchNode(api, target, "start draining", 300_000, (n) => intentOf(n) === "Drained");
         const since = new Date(annotationsOf(drainStart)[`${PREFIX}intent-since`]!).getTime();
@@ -264,8 +265,8 @@ describe("operations", () => {
         expect((end - since) / 1000).toBeLessThan(75);
         expect(done.spec?.unschedulable ?? false).toBe(false);
       } finally {
-        await api.policy.deleteNamespacedPodDisruptionBudget({ namespace: ns, name: "pinned" });
-        await api.apps.deleteNamespacedDeployment({ namespace: ns, name: "pinned" });
+        await api.policy.deleteNamespacedPodDisruptionBudget({ namespace: ns, name: "pinned" }).catch(() => undefined);
+        await api.apps.deleteNamespacedDeployment({ namespace: ns, name: "pinned" }).catch(() => undefined);
         await resetWorker(cluster, api, target);
       }
     }, 20 * 60_000);
