@@ -136,7 +136,10 @@ describe.runIf(k8sMinors.includes(minor))(`migration on Kubernetes ${minor}`, ()
               containers: [{
                 name: "app", image: cluster.testImage, imagePullPolicy: "Never",
                 command: ["sh", "-c", "touch /ready && exec sleep 100000"],
-                readinessProbe: { exec: { command: ["cat", "/ready"] }, periodSeconds: 1 },
+                // Ready as soon as it runs; then only a pod going away counts: on this 2-core machine,
+                // with another suite creating a cluster beside it, an exec probe can take over its
+                // 1 s default timeout (all four pods were seen unready at once, none evicted).
+                readinessProbe: { exec: { command: ["cat", "/ready"] }, periodSeconds: 1, timeoutSeconds: 10, failureThreshold: 60 },
               }],
             },
           },
