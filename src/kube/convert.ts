@@ -103,6 +103,16 @@ function isNetworkError(err: unknown): boolean {
   return typeof e.code === 'string' && /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EPIPE|EAI_AGAIN|ENOTFOUND|UND_ERR_\w+)$/.test(e.code);
 }
 
+/** Waits before the second and third try of a read that could not connect. */
+export const READ_RETRY_DELAYS_MS = [500, 1_500];
+
+/** Failed before any answer, and quickly: refused, reset, dropped (not a time limit running out). */
+function isConnectionError(err: unknown): boolean {
+  const e = err as { name?: string; type?: string } | null;
+  if (!e || typeof e !== 'object' || e.name === 'AbortError' || e.name === 'TimeoutError' || e.type === 'aborted' || e.type === 'request-timeout') return false;
+  return isNetworkError(err);
+}
+
 /**
  * Wraps a client-node API object: every request gets a time limit (a paused or partitioned API
  * server must not hang a step forever), rejections are one-line KubeApiErrors, and a request that
@@ -124,9 +134,23 @@ export function conciseApiErrors<T extends object>(api: T, requestTimeoutMs = 30
     get(target, property, receiver) {
       const value: unknown = Reflect.get(target, property, receiver);
       if (typeof value !== 'function') return value;
+      // A read (read*, list*) that could not connect is sent again, READ_RETRY_DELAYS_MS apart:
+      // a load balancer in front of a control plane whose API server restarts drops a few
+      // connections ("socket disconnected before secure TLS connection was established"). Writes
+      // and timed-out requests are not repeated here.
+      const isRead = typeof property === 'string' && /^(read|list)/.test(property);
       return (param: unknown, options?: { middleware?: unknown[] }) => {
         const merged = { ...options, middleware: [...(options?.middleware ?? []), withTimeout], middlewareMergeStrategy: 'append' };
-        const result: unknown = value.call(target, param, merged);
+        const send = (attempt: number): unknown => {
+          const result: unknown = value.call(target, param, merged);
+          if (!(result instanceof Promise) || !isRead || attempt >= READ_RETRY_DELAYS_MS.length) return result;
+          return result.catch(async (err: unknown) => {
+            if (statusCode(err) !== undefined || !isConnectionError(err)) throw err;
+            await new Promise((resolve) => setTimeout(resolve, READ_RETRY_DELAYS_MS[attempt]));
+            return send(attempt + 1);
+          });
+        };
+        const result = send(0);
         if (!(result instanceof Promise)) return result;
         return result.catch((err: unknown) => {
           const code = statusCode(err);

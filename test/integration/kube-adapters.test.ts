@@ -143,6 +143,25 @@ describe('API requests that find the API server not answering', () => {
     expect(causedBy(err, ApiUnavailableError)).toBeDefined();
   });
 
+  it('a read whose connection is dropped is sent again (twice at most); a write is not', async () => {
+    let dropped = 0;
+    const drop = (res: ServerResponse) => (dropped++, res.socket?.destroy(), true);
+    let drops = 2;
+    handlers.push((req, _b, res) => {
+      if (req.method === 'GET' && req.url?.startsWith('/api/v1/nodes')) return drops-- > 0 ? drop(res) : (json(res, 200, { kind: 'NodeList', apiVersion: 'v1', metadata: {}, items: [node('7')] }), true);
+      if (req.method === 'PATCH' && req.url?.startsWith('/api/v1/nodes/w1')) return drop(res);
+      return false;
+    });
+    const nodes = new KubeNodeApi(core, watch, systemClock);
+    expect((await nodes.list()).map((n) => n.name)).toEqual(['w1']);
+    expect(seen.filter((r) => r.method === 'GET')).toHaveLength(3);
+    drops = 3; // one more than the retries
+    expect(causedBy(await nodes.list().catch((e: unknown) => e), ApiUnavailableError)).toBeDefined();
+    dropped = 0;
+    expect(causedBy(await nodes.patch('w1', { labels: { a: 'b' } }).catch((e: unknown) => e), ApiUnavailableError)).toBeDefined();
+    expect(dropped).toBe(1);
+  });
+
   it('a 503 is ApiUnavailableError; a 403 is not', async () => {
     let code = 503;
     handlers.push((req, _b, res) => (req.url?.startsWith('/api/v1/nodes/w1') ? (json(res, code, { kind: 'Status', code, message: 'x' }), true) : false));
