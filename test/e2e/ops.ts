@@ -201,7 +201,18 @@ export const faults = {
   },
   /** The API server stops answering: the control-plane node's container is frozen. */
   async apiPaused(controlPlane: string, ms: number): Promise<void> {
-    await docker("pause", controlPlane);
+    // The cgroup freezer can fail to freeze a busy node at once ("OCI runtime pause failed:
+    // unable to freeze"): a few more tries, a second apart, before the fault counts as not injected.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await docker("pause", controlPlane);
+        break;
+      } catch (err) {
+        await docker("unpause", controlPlane).catch(() => undefined); // a half-frozen node thawed
+        if (attempt >= 5) throw err;
+        await new Promise((r) => setTimeout(r, 1_000));
+      }
+    }
     try {
       await new Promise((r) => setTimeout(r, ms));
     } finally {
