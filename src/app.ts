@@ -7,6 +7,7 @@ import { pino } from 'pino';
 import { EXIT, type GlobalOptions, type Invocation } from './cli/args.js';
 import { checkCommand, migrateCommand, pauseCommand, planCommand, resumeCommand, statusCommand, type CliContext } from './cli/commands.js';
 import { ConfigError, type Config } from './config.js';
+import { CachedNodeApi } from './controller/cached-nodes.js';
 import { startHttpServer } from './controller/http.js';
 import { controllerMetrics, MetricsObserver, ObservedLock } from './controller/metrics.js';
 import { Controller } from './controller/run.js';
@@ -126,7 +127,13 @@ async function runController(config: Config, kube: KubeAdapters, log: Logger, si
   const lock = new ObservedLock(kube.lock, metrics);
   const lease = `${config.leaderElection.namespace || ownNamespace()}/${config.leaderElection.leaseName}`;
   const actor = controllerActor({ lease, pod: kube.identity, leaseSeconds: config.claims.leaseSeconds });
-  const engine: EngineDeps = { ...engineDeps(config, kube, log, actor), observer: new MetricsObserver(metrics), signal };
+  // Reconciles read the watch's cache and go to the API server only to write (controller/cached-nodes.ts).
+  const engine: EngineDeps = {
+    ...engineDeps(config, kube, log, actor),
+    nodes: new CachedNodeApi(kube.nodes, kube.nodeWatch),
+    observer: new MetricsObserver(metrics),
+    signal,
+  };
   const http =
     config.metricsPort === 0
       ? undefined

@@ -12,6 +12,11 @@ export interface PatchOptions {
    * StaleStateError.
    */
   guard?: (fresh: NodeView) => boolean;
+  /**
+   * The node as the caller last saw it (a watch's cache): the guard is checked on it and the
+   * patch sent with its resourceVersion, without a read first; a conflict reads afresh.
+   */
+  current?: NodeView;
 }
 
 export class StaleStateError extends Error {
@@ -160,6 +165,8 @@ export interface NodeWatch {
   stop(): Promise<void>;
   /** Every node as the watch last saw it; undefined until its first list has arrived, and once stopped. */
   cached?(): NodeView[] | undefined;
+  /** One node as the watch last saw it; undefined until the first list, once stopped, or for a node it has not seen. */
+  cachedNode?(name: string): NodeView | undefined;
 }
 
 /** A control-plane static pod, as its mirror pod in kube-system shows it. */

@@ -9,6 +9,7 @@ import { isMigrating } from '../engine/decide.js';
 import { reconcileNode, type EngineDeps, type PassResult } from '../engine/executor.js';
 import { classifyFailure, passBackoffMs } from '../engine/retry.js';
 import type { WorkQueue } from './queue.js';
+import type { SlotWaiters } from './slots.js';
 
 /** Nodes worth a reconcile: selected ones, and any we are midway through (even if unlabelled since). */
 export function isRelevant(node: NodeView, selector: string): boolean {
@@ -21,10 +22,12 @@ export type Outcome =
   | { kind: 'requeue'; reason: string }
   | { kind: 'requeueAfter'; delayMs: number; reason: string }
   | { kind: 'backoff'; delayMs: number; reason: string }
-  | { kind: 'forget'; reason: string };
+  | { kind: 'forget'; reason: string }
+  /** Waiting for a migration slot: woken by the watch when one frees (controller/slots.ts), not by a timer. */
+  | { kind: 'park'; reason: string };
 
 /** Run one pass for key and schedule its next one. */
-export async function reconcileKey(key: string, deps: EngineDeps, queue: WorkQueue<string>): Promise<Outcome> {
+export async function reconcileKey(key: string, deps: EngineDeps, queue: WorkQueue<string>, slots?: SlotWaiters): Promise<Outcome> {
   let result: PassResult;
   try {
     result = await reconcileNode(key, deps);
@@ -70,6 +73,10 @@ export async function reconcileKey(key: string, deps: EngineDeps, queue: WorkQue
       queue.add(key);
       return { kind: 'requeue', reason: `reached ${result.phase}` };
     case 'wait':
+      if (result.slot && slots) {
+        slots.park(key);
+        return { kind: 'park', reason: result.reason };
+      }
       queue.addAfter(key, result.requeueAfterMs);
       return { kind: 'requeueAfter', delayMs: result.requeueAfterMs, reason: result.reason };
     case 'settled':

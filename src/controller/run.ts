@@ -7,7 +7,9 @@ import type { Logger } from '../log.js';
 import type { EngineDeps } from '../engine/executor.js';
 import { LeaseNamespaceMissingError, type Lock, type NodeWatch } from '../ports.js';
 import { backoffMs } from '../engine/retry.js';
+import { ADMISSION_RETRY_MS } from '../engine/decide.js';
 import { WorkQueue } from './queue.js';
+import { SlotWaiters } from './slots.js';
 import { isRelevant, reconcileKey, type Outcome } from './reconciler.js';
 
 export interface ControllerOptions {
@@ -24,6 +26,8 @@ export interface ControllerOptions {
   /** Parallel reconciles; defaults to concurrency + 1 so a free worker answers quick decisions. */
   workers?: number;
   onOutcome?: (node: string, outcome: Outcome) => void;
+  /** Nodes waiting for a slot are woken by the watch; the first of them also looks again this often (default 30 s). */
+  slotRecheckMs?: number;
   /** Leadership changes, for tests and logs. */
   onLeadership?: (leading: boolean) => void;
 }
@@ -33,6 +37,8 @@ export const DEFAULT_STOP_GRACE_MS = 20_000;
 export class Controller {
   /** The current term's queue. */
   queue: WorkQueue<string>;
+  /** The current term's nodes waiting for a slot. */
+  slots: SlotWaiters | undefined;
 
   constructor(private readonly options: ControllerOptions) {
     this.queue = new WorkQueue(options.engine.clock);
@@ -65,11 +71,20 @@ export class Controller {
     const term = new AbortController();
     const deps: EngineDeps = { ...engine, signal: term.signal };
     const selector = engine.config.selector;
+    const slots = (this.slots = new SlotWaiters(engine.config.concurrency, (key) => queue.add(key)));
     await this.options.watch.start((node) => {
-      if (isRelevant(node, selector)) queue.add(node.name);
+      if (slots.observe(node, clock.now()) && isRelevant(node, selector)) queue.add(node.name);
     });
     const workerCount = this.options.workers ?? engine.config.concurrency + 1;
-    const workers = Promise.allSettled(Array.from({ length: workerCount }, () => this.worker(queue, deps)));
+    const workers = Promise.allSettled(Array.from({ length: workerCount }, () => this.worker(queue, deps, slots)));
+    // The safety net for what no event tells (a claim expiring unrenewed): the first waiter looks again.
+    const stopRecheck = new AbortController();
+    const recheck = (async () => {
+      while (!stopRecheck.signal.aborted) {
+        await clock.sleep(this.options.slotRecheckMs ?? ADMISSION_RETRY_MS, stopRecheck.signal).catch(() => undefined);
+        if (!stopRecheck.signal.aborted) slots.wakeFirst(1);
+      }
+    })();
 
     let ended: 'stopped' | 'lost' = 'stopped';
     let lastRenewed = clock.now().getTime();
@@ -96,6 +111,8 @@ export class Controller {
     }
 
     queue.shutDown(); // nothing new starts
+    stopRecheck.abort();
+    await recheck;
     if (ended === 'lost') {
       term.abort(new Error('lost the leader Lease'));
     } else {
@@ -129,12 +146,13 @@ export class Controller {
     }
   }
 
-  private async worker(queue: WorkQueue<string>, deps: EngineDeps): Promise<void> {
+  private async worker(queue: WorkQueue<string>, deps: EngineDeps, slots: SlotWaiters): Promise<void> {
     for (;;) {
       const key = await queue.get();
       if (key === undefined) return;
       try {
-        const outcome = await reconcileKey(key, deps, queue);
+        const outcome = await reconcileKey(key, deps, queue, slots);
+        slots.passEnded(key, outcome);
         this.options.onOutcome?.(key, outcome);
       } catch (err) {
         this.options.log.error({ err, node: key }, 'reconcile crashed');

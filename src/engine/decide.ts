@@ -51,7 +51,15 @@ export interface Snapshot {
 
 export type Decision =
   | { kind: 'none'; reason: string; /** Needs a human: worth a Warning event. */ warning?: boolean }
-  | { kind: 'wait'; reason: string; requeueAfterMs: number; /** The fleet policy holds every new node back, not just this one. */ gate?: GateReason }
+  | {
+      kind: 'wait';
+      reason: string;
+      requeueAfterMs: number;
+      /** The fleet policy holds every new node back, not just this one. */
+      gate?: GateReason;
+      /** The wait ends when a node leaves the in-flight set or becomes Ready: a watcher of the nodes need not poll. */
+      slot?: true;
+    }
   | { kind: 'act'; action: ActionName; target: Phase; reason: string; /** What admission checked, for the plan. */ notes?: string[] };
 
 /** The action that enters each forward phase. */
@@ -222,6 +230,7 @@ function admit(snapshot: Snapshot, config: Config, now: Date): Decision {
       kind: 'wait',
       reason: `concurrency ${config.concurrency} reached (migrating: ${cluster.inFlightOtherNodes.join(', ')})`,
       requeueAfterMs: ADMISSION_RETRY_MS,
+      slot: true,
     };
   }
   if (cluster.readyOtherNodes < config.minReadyNodes) {
@@ -229,6 +238,7 @@ function admit(snapshot: Snapshot, config: Config, now: Date): Decision {
       kind: 'wait',
       reason: `only ${cluster.readyOtherNodes} other nodes are Ready, minReadyNodes is ${config.minReadyNodes}`,
       requeueAfterMs: ADMISSION_RETRY_MS,
+      slot: true,
     };
   }
   return { kind: 'act', action: 'preflight', target: 'Preflight', reason: 'Pending -> Preflight', ...(notes.length ? { notes } : {}) };

@@ -74,7 +74,7 @@ export interface EngineDeps {
 
 export type PassResult =
   | { kind: 'progressed'; node: string; action: ActionName; phase: Phase }
-  | { kind: 'wait'; node: string; reason: string; requeueAfterMs: number; gate?: GateReason }
+  | { kind: 'wait'; node: string; reason: string; requeueAfterMs: number; gate?: GateReason; slot?: true }
   | { kind: 'settled'; node: string; reason: string; phase: Phase | undefined };
 
 /** Hash of what shapes a migration: recorded on the node when it starts. */
@@ -128,7 +128,14 @@ async function settleOrWait(node: NodeView, decision: Decision, deps: EngineDeps
       await deps.nodes.patch(node.name, { annotations: { [ANNOTATIONS.blockedBy]: redactText(decision.reason).slice(0, 1024) } });
       await deps.events.record(node.name, { type: 'Normal', reason: 'MigrationWaiting', message: decision.reason });
     }
-    return { kind: 'wait', node: node.name, reason: decision.reason, requeueAfterMs: decision.requeueAfterMs, ...(decision.gate ? { gate: decision.gate } : {}) };
+    return {
+      kind: 'wait',
+      node: node.name,
+      reason: decision.reason,
+      requeueAfterMs: decision.requeueAfterMs,
+      ...(decision.gate ? { gate: decision.gate } : {}),
+      ...(decision.slot ? { slot: decision.slot } : {}),
+    };
   }
   if (decision.kind === 'none' && decision.warning) {
     // Tell a human once, not on every pass: remember the message on the node when we can.

@@ -43,24 +43,31 @@ export class KubeNodeWatch implements NodeWatch {
 
   async start(onChange: (node: NodeView) => void): Promise<void> {
     this.stopped = false;
-    const emit = (node: V1Node) => {
+    const emit = (node: V1Node, view = this.remember(node)) => {
       this.lastEventAt = Date.now();
       try {
-        onChange(toNodeView(node));
+        onChange(view);
       } catch (err) {
         this.log.error({ err }, 'node event handler failed');
       }
     };
-    // The cache is whole once a list has arrived (the informer adds its items right after, in the
-    // same turn); start() resolves even when the list failed, so it cannot tell.
+    // The cache is whole once a list has arrived and the informer has added its items (in the
+    // microtask after this one resolves: a macrotask later they are all in); start() resolves even
+    // when the list failed, so it cannot tell.
     const list = async () => {
       const nodes = await this.core.listNode();
-      if (!this.stopped) this.synced = true;
+      setImmediate(() => {
+        if (!this.stopped) this.synced = true;
+      });
       return nodes;
     };
     const informer = makeInformer<V1Node>(this.kubeConfig, '/api/v1/nodes', list);
-    informer.on('add', emit);
-    informer.on('update', emit);
+    informer.on('add', (node) => emit(node));
+    informer.on('update', (node) => emit(node));
+    informer.on('delete', (node) => {
+      if (node.metadata?.name) this.views.delete(node.metadata.name);
+      this.snapshot = undefined;
+    });
     informer.on('connect', () => {
       this.lastEventAt = Date.now();
       this.backoffMs = this.options.initialBackoffMs;
@@ -74,7 +81,8 @@ export class KubeNodeWatch implements NodeWatch {
     this.informer = informer;
     this.timers.push(
       setInterval(() => {
-        for (const node of informer.list()) emit(node);
+        // The views already converted: a resync costs no read and no conversion.
+        for (const node of informer.list()) emit(node, this.views.get(node.metadata?.name ?? '') ?? this.remember(node));
       }, this.options.resyncMs),
       setInterval(() => {
         if (Date.now() - this.lastEventAt > this.options.quietMs) {
@@ -106,13 +114,32 @@ export class KubeNodeWatch implements NodeWatch {
     }, wait);
   }
 
+  /** Converted once per event; cached() builds its array again only after a change. */
+  private readonly views = new Map<string, NodeView>();
+  private snapshot: NodeView[] | undefined;
+
+  private remember(node: V1Node): NodeView {
+    const view = toNodeView(node);
+    this.views.set(view.name, view);
+    this.snapshot = undefined;
+    return view;
+  }
+
   cached(): NodeView[] | undefined {
-    return this.synced && !this.stopped && this.informer ? this.informer.list().map(toNodeView) : undefined;
+    if (!this.synced || this.stopped || !this.informer) return undefined;
+    this.snapshot ??= [...this.views.values()];
+    return this.snapshot;
+  }
+
+  cachedNode(name: string): NodeView | undefined {
+    return this.synced && !this.stopped ? this.views.get(name) : undefined;
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     this.synced = false;
+    this.views.clear();
+    this.snapshot = undefined;
     for (const timer of this.timers) clearInterval(timer);
     this.timers = [];
     if (this.restartTimer) clearTimeout(this.restartTimer);

@@ -9,6 +9,15 @@ import { watchOnce } from './watch.js';
 const MAX_CONFLICT_RETRIES = 5;
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
+/** The guard on a copy that may be behind: false where it fails or throws (the fresh read decides). */
+function guardHolds(guard: (node: NodeView) => boolean, node: NodeView): boolean {
+  try {
+    return guard(node);
+  } catch {
+    return false;
+  }
+}
+
 export class KubeNodeApi implements NodeApi {
   constructor(
     private readonly core: CoreV1Api,
@@ -41,7 +50,10 @@ export class KubeNodeApi implements NodeApi {
       if (patch.annotations) body.metadata['annotations'] = patch.annotations;
       if (patch.unschedulable !== undefined) body.spec = { unschedulable: patch.unschedulable };
       if (options.guard) {
-        const fresh = await this.get(name);
+        // The caller's copy first (no read); after a conflict, or when that copy fails the guard
+        // (it may be behind), a fresh read.
+        let fresh = attempt === 1 && options.current ? options.current : await this.get(name);
+        if (fresh === options.current && !guardHolds(options.guard, fresh)) fresh = await this.get(name);
         if (!options.guard(fresh)) throw new StaleStateError(`node ${name} changed under us (resourceVersion ${fresh.resourceVersion}); re-reading`);
         // With resourceVersion in the body the API server rejects the patch (409) if the node changed since.
         body.metadata['resourceVersion'] = fresh.resourceVersion;

@@ -136,10 +136,11 @@ describe('KubeNodeWatch', () => {
 
   it('serves the nodes from its cache once the list has arrived (no request per read), and nothing once stopped', async () => {
     const { log } = capturingLog();
-    onList = (_req, res) => (lists === 1 ? fail(res) : json(res, 200, nodeList('10', node('w1', '9'), node('w2', '9'))));
+    onList = (_req, res) => (lists === 1 ? fail(res) : json(res, 200, nodeList('10', node('w1', '9'), node('w2', '9'), node('w3', '9'))));
     onWatch = (_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.write(`${JSON.stringify({ type: 'MODIFIED', object: { ...node('w2', '12'), spec: { unschedulable: true } } })}\n`);
+      res.write(`${JSON.stringify({ type: 'DELETED', object: node('w3', '13') })}\n`);
     };
     informer = new KubeNodeWatch(kc, core, log, fast);
     expect(informer.cached()).toBeUndefined();
@@ -147,11 +148,14 @@ describe('KubeNodeWatch', () => {
     expect(informer.cached()).toBeUndefined(); // the first list failed: no cache to answer from
     const cache = await until('the cache after the retried list', () => informer!.cached()?.find((n) => n.name === 'w2' && n.unschedulable));
     expect(cache).toBeDefined();
+    await until('the deletion', () => informer!.cachedNode('w3') === undefined);
+    expect(informer.cachedNode('w2')).toMatchObject({ resourceVersion: '12', unschedulable: true });
     const requests = lists + watches;
     for (let i = 0; i < 100; i++) expect(informer.cached()!.map((n) => n.name).sort()).toEqual(['w1', 'w2']);
     expect(lists + watches).toBe(requests);
     await informer.stop();
     expect(informer.cached()).toBeUndefined();
+    expect(informer.cachedNode('w1')).toBeUndefined();
   });
 
   it('stops for good: no list or watch after stop()', async () => {

@@ -2,9 +2,10 @@
 // the wire protocol client-node v1 produces: patch content types, the resourceVersion guard and
 // 409 retry, eviction dry runs and 429s, field selectors, and watch-driven waits.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { CoreV1Api, PolicyV1Api, Watch } from '@kubernetes/client-node';
+import { CoreV1Api, PolicyV1Api, Watch, type V1Node } from '@kubernetes/client-node';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { conciseApiErrors } from '../../src/kube/convert.js';
+import { conciseApiErrors, toNodeView } from '../../src/kube/convert.js';
+import type { NodeView } from '../../src/domain/types.js';
 import { KubePodEvictor } from '../../src/kube/drain.js';
 import { KubeEventRecorder } from '../../src/kube/events.js';
 import { createLogger } from '../../src/log.js';
@@ -82,6 +83,32 @@ describe('KubeNodeApi over HTTP', () => {
     expect(sent[0]!.contentType).toBe('application/merge-patch+json');
     expect(sent[0]!.body).toEqual({ metadata: { annotations: { 'cri-migrator.dev/intent': 'Drained', gone: null }, resourceVersion: '5' }, spec: { unschedulable: true } });
     expect((sent[1]!.body as { metadata: { resourceVersion: string } }).metadata.resourceVersion).toBe('6');
+  });
+
+  it('with the caller\'s copy (a watch cache) the guarded patch is sent without a read; a conflict, or a copy failing the guard, reads afresh', async () => {
+    let patches = 0;
+    handlers.push((req, _body, res) => {
+      if (req.method === 'GET' && req.url === '/api/v1/nodes/w1') {
+        json(res, 200, node('8'));
+        return true;
+      }
+      if (req.method === 'PATCH' && req.url === '/api/v1/nodes/w1') {
+        if (patches++ === 0) json(res, 409, { kind: 'Status', code: 409, reason: 'Conflict', message: 'the object has been modified' });
+        else json(res, 200, node('9'));
+        return true;
+      }
+      return false;
+    });
+    const nodes = new KubeNodeApi(core, watch, systemClock);
+    const guard = (n: NodeView) => n.annotations['cri-migrator.dev/phase'] === 'Cordoned';
+    const cached = toNodeView(node('7') as unknown as V1Node);
+    await nodes.patch('w1', { unschedulable: true }, { guard, current: cached });
+    expect(seen.map((s) => `${s.method} ${(s.body as { metadata?: { resourceVersion?: string } } | undefined)?.metadata?.resourceVersion ?? ''}`)).toEqual(['PATCH 7', 'GET ', 'PATCH 8']);
+    // A copy that is behind and fails the guard: one read decides.
+    seen = [];
+    const behind = { ...cached, annotations: { 'cri-migrator.dev/phase': 'Preflight' } };
+    await nodes.patch('w1', { unschedulable: true }, { guard, current: behind });
+    expect(seen.map((s) => s.method)).toEqual(['GET', 'PATCH']);
   });
 
   it('reports a node the API server does not know (404) as NodeGoneError, on read and on patch', async () => {

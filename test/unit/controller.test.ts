@@ -1,13 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
+import { CachedNodeApi } from '../../src/controller/cached-nodes.js';
 import { Controller } from '../../src/controller/run.js';
-import { isRelevant, reconcileKey } from '../../src/controller/reconciler.js';
+import { SlotWaiters } from '../../src/controller/slots.js';
+import { isRelevant, reconcileKey, type Outcome } from '../../src/controller/reconciler.js';
 import { WorkQueue } from '../../src/controller/queue.js';
 import { ANNOTATIONS, parseState } from '../../src/domain/annotations.js';
 import type { NodeView } from '../../src/domain/types.js';
 import { isMigrating } from '../../src/engine/decide.js';
-import type { EngineDeps } from '../../src/engine/executor.js';
-import { controllerActor } from '../../src/domain/claim.js';
+import { reconcileNode, type EngineDeps } from '../../src/engine/executor.js';
+import { claimAnnotations, cliActor, controllerActor } from '../../src/domain/claim.js';
 import type { Lock, NodeWatch } from '../../src/ports.js';
 import { factsOutput } from './facts-fixture.js';
 import { fakeEngine, FakeClock, FakeEvictor, FakeNodeApi, FakeRemote, makeNode, makePod, silentLog } from './fakes.js';
@@ -201,5 +203,102 @@ describe('controller', () => {
     expect(isRelevant(makeNode({ labels: {}, annotations: { [ANNOTATIONS.phase]: 'Drained' } }), selector)).toBe(true);
     expect(isRelevant(makeNode({ labels: {}, annotations: { [ANNOTATIONS.phase]: 'Succeeded' } }), selector)).toBe(false);
     expect(isRelevant(makeNode({ labels: {}, annotations: { [ANNOTATIONS.phase]: 'garbage' } }), selector)).toBe(true);
+  });
+});
+
+/** The watch's cache over the fake API's store: every change is an event, as the informer would send it. */
+function watchedCluster(config = loadConfig({ sets: ['minReadyNodes=1'] })) {
+  const c = cluster(config);
+  const watch = new FakeWatch();
+  const update = c.nodes.update.bind(c.nodes);
+  c.nodes.update = (name, change) => {
+    update(name, change);
+    watch.onChange?.(structuredClone(c.nodes.nodes.get(name)!));
+  };
+  const cache = {
+    cached: () => [...c.nodes.nodes.values()].map((n) => structuredClone(n)),
+    cachedNode: (name: string) => structuredClone(c.nodes.nodes.get(name)),
+  };
+  // What reaches the API server: reads counted, writes passed on.
+  const api = { gets: 0, lists: 0 };
+  const counted = {
+    get: (name: string) => (api.gets++, c.nodes.get(name)),
+    list: () => (api.lists++, c.nodes.list()),
+    patch: c.nodes.patch.bind(c.nodes),
+    waitFor: c.nodes.waitFor.bind(c.nodes),
+  };
+  const deps: EngineDeps = { ...c.deps, nodes: new CachedNodeApi(counted, cache) };
+  return { ...c, deps, watch, api };
+}
+
+describe('controller at fleet scale: reads from the cache, waiting nodes not polled', () => {
+  it('admits a node with no read and no list sent to the API server', async () => {
+    const c = watchedCluster();
+    const result = await reconcileNode('w1', c.deps);
+    expect(result).toMatchObject({ kind: 'progressed', phase: 'Preflight' });
+    expect(c.api).toEqual({ gets: 0, lists: 0 });
+  });
+
+  it('a node waiting for a slot is woken when one frees, not polled; only the first in line looks again every 30 s', async () => {
+    const c = watchedCluster();
+    for (const name of ['w4', 'w5', 'w6']) c.nodes.nodes.set(name, makeNode({ name }));
+    // Another actor (a CLI) holds a node for 10 minutes and then vanishes without a word: its claim
+    // expires, and no watch event says so.
+    const cli = cliActor({ host: 'laptop', pid: 7, force: false, leaseSeconds: 600, isAlive: () => true });
+    c.nodes.nodes.set('held', makeNode({ name: 'held', labels: {}, annotations: claimAnnotations(cli, c.clock.now()) }));
+    const passes = new Map<string, Outcome['kind'][]>();
+    const lock = new FakeLock();
+    const controller = new Controller({
+      engine: c.deps,
+      watch: c.watch,
+      lock,
+      log: silentLog,
+      renewIntervalMs: 2_000,
+      leaseDurationMs: 15_000,
+      onOutcome: (node, outcome) => passes.set(node, [...(passes.get(node) ?? []), outcome.kind]),
+    });
+    const stop = new AbortController();
+    const running = controller.run(stop.signal);
+    await until(() => c.watch.onChange !== undefined, c.clock);
+    const started = c.clock.now().getTime();
+    for (const node of c.nodes.nodes.values()) c.watch.onChange!(structuredClone(node));
+    const phase = (name: string) => c.nodes.nodes.get(name)!.annotations[ANNOTATIONS.phase];
+    const waiting = ['w1', 'w2', 'w4', 'w5', 'w6'];
+    // While the claim is live, nobody starts.
+    await until(() => c.clock.now().getTime() - started >= 590_000, c.clock);
+    expect(waiting.map(phase)).toEqual([undefined, undefined, undefined, undefined, undefined]);
+    const parks = (name: string) => (passes.get(name) ?? []).filter((k) => k === 'park').length;
+    // Polled every 30 s, each would have looked 20 times; woken, the first in line looks on the
+    // safety net's beat and the others once.
+    expect(parks('w1')).toBeGreaterThanOrEqual(15);
+    for (const name of ['w2', 'w4', 'w5', 'w6']) expect(parks(name), name).toBe(1);
+    // The claim expires: the first in line starts, and each node that finishes wakes the next.
+    await until(() => waiting.every((n) => phase(n) === 'Succeeded'), c.clock, 4_000);
+    expect(c.maxMigrating()).toBe(1);
+    for (const name of ['w2', 'w4', 'w5', 'w6']) expect(parks(name), name).toBeLessThanOrEqual(waiting.length);
+    expect(c.api.lists).toBe(0);
+    stop.abort();
+    await running;
+  });
+
+  it('a resync of an unchanged waiting node is no reconcile; a change to it is', () => {
+    const woken: string[] = [];
+    const slots = new SlotWaiters(1, (key) => woken.push(key));
+    const now = new Date();
+    const a = makeNode({ name: 'a' });
+    expect(slots.observe(a, now)).toBe(true);
+    slots.park('a');
+    expect(slots.observe(a, now)).toBe(false); // the resync re-sends it unchanged
+    expect(slots.observe({ ...a, resourceVersion: '2' }, now)).toBe(true);
+    expect(slots.isParked('a')).toBe(false);
+    // A node leaving the in-flight set wakes as many waiters as slots are free, longest waiting first.
+    const busy = makeNode({ name: 'busy', annotations: { [ANNOTATIONS.phase]: 'Drained' } });
+    slots.observe(busy, now);
+    for (const k of ['x', 'y', 'z']) slots.park(k);
+    slots.observe({ ...busy, resourceVersion: '9', annotations: { [ANNOTATIONS.phase]: 'Succeeded' } }, now);
+    expect(woken).toEqual(['x']);
+    // x is no longer selected: its pass ends without starting, and the next in line gets the slot.
+    slots.passEnded('x', { kind: 'forget', reason: 'not selected' });
+    expect(woken).toEqual(['x', 'y']);
   });
 });

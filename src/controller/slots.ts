@@ -1,0 +1,85 @@
+// Nodes waiting for a migration slot (concurrency reached, too few other nodes Ready). They are
+// not polled: the controller wakes as many as there are free slots when a node leaves the
+// in-flight set or becomes Ready, first come first served, and one every recheckMs as a safety
+// net for what no watch event tells (a claim that expires unrenewed). With 1,000 nodes waiting
+// and one slot, the API work per minute does not grow with the waiting nodes.
+import { inFlight } from '../engine/view.js';
+import type { NodeView } from '../domain/types.js';
+import type { Outcome } from './reconciler.js';
+
+interface Seen {
+  resourceVersion: string;
+  inFlight: boolean;
+  ready: boolean;
+}
+
+export class SlotWaiters {
+  /** Insertion order is waiting order; a woken node keeps its place until its pass ends. */
+  private readonly waiting = new Set<string>();
+  /** Woken for a slot, their pass not ended yet. */
+  private readonly woken = new Set<string>();
+  private readonly seen = new Map<string, Seen>();
+  private inFlightCount = 0;
+
+  constructor(
+    private readonly concurrency: number,
+    private readonly wake: (key: string) => void,
+  ) {}
+
+  /** The node waits for a slot (again: in the place it had). */
+  park(key: string): void {
+    this.woken.delete(key);
+    this.waiting.add(key);
+  }
+
+  isParked(key: string): boolean {
+    return this.waiting.has(key) && !this.woken.has(key);
+  }
+
+  get size(): number {
+    return this.waiting.size;
+  }
+
+  /**
+   * A node as the watch saw it. Returns whether it needs a reconcile: not when it is parked and
+   * its object did not change (a resync re-sends every node).
+   */
+  observe(node: NodeView, now: Date): boolean {
+    const previous = this.seen.get(node.name);
+    const current: Seen = { resourceVersion: node.resourceVersion, inFlight: inFlight(node, now), ready: node.ready };
+    this.seen.set(node.name, current);
+    this.inFlightCount += Number(current.inFlight) - Number(previous?.inFlight ?? false);
+    if (previous && ((previous.inFlight && !current.inFlight) || (!previous.ready && current.ready))) this.wakeFree();
+    if (this.isParked(node.name) && previous?.resourceVersion === current.resourceVersion) return false;
+    // It changed: the reconcile decides again.
+    this.waiting.delete(node.name);
+    this.woken.delete(node.name);
+    return true;
+  }
+
+  /** Wake the first waiters, as many as slots look free (at least one). */
+  wakeFree(): void {
+    this.wakeFirst(Math.max(1, this.concurrency - this.inFlightCount));
+  }
+
+  /** Wake the n longest-waiting nodes not woken already. */
+  wakeFirst(n: number): void {
+    for (const key of this.waiting) {
+      if (n <= 0) break;
+      if (this.woken.has(key)) continue;
+      n--;
+      this.woken.add(key);
+      this.wake(key);
+    }
+  }
+
+  /**
+   * A pass ended. A woken node that neither started nor waits for a slot again (it is not Ready,
+   * or no longer selected) leaves its slot to the next in line.
+   */
+  passEnded(key: string, outcome: Outcome): void {
+    if (!this.woken.delete(key)) return; // not woken, or parked again
+    this.waiting.delete(key);
+    if (outcome.kind !== 'requeue') this.wakeFirst(1);
+  }
+}
