@@ -55,9 +55,8 @@ export class CachedNodeApi implements NodeApi {
     return structuredClone(written);
   }
 
-  async waitFor(name: string, predicate: (node: NodeView) => boolean, timeoutMs: number, description: string): Promise<NodeView> {
-    const known = this.known(name);
-    if (known && predicate(known)) return structuredClone(known);
+  /** From the API server: a wait on the kubelet's report must not end on a cached copy from before a restart. */
+  waitFor(name: string, predicate: (node: NodeView) => boolean, timeoutMs: number, description: string): Promise<NodeView> {
     return this.api.waitFor(name, predicate, timeoutMs, description);
   }
 }
