@@ -38,16 +38,36 @@ export interface NodeSource {
 export function controllerMetrics(source?: NodeSource): ControllerMetrics {
   const registry = new Registry();
   const registers = [registry];
+  // The gauges computed at scrape time. prom-client calls every collect() of one exposition at
+  // once: they share one read of the nodes and the rollout, and one pass over them.
+  let scraping: Promise<void> | undefined;
+  const scrape = () => (scraping ??= scrapeGauges(source!, { nodes, halted, blocked }).finally(() => (scraping = undefined)));
+  const collect = source ? { collect: () => scrape() } : {};
+  const nodes: Gauge<'phase'> = new Gauge({
+    name: 'cri_migrator_nodes',
+    help: 'Nodes selected for migration or carrying migration state, by phase.',
+    labelNames: ['phase'],
+    registers,
+    ...collect,
+  });
+  const halted: Gauge = new Gauge({
+    name: 'cri_migrator_rollout_halted',
+    help: '1 while a RolledBack or Failed node halts the rollout (rollout.haltOnFailure) until "cri-migrator resume".',
+    registers,
+    ...collect,
+  });
+  const blocked: Gauge<'reason'> = new Gauge({
+    name: 'cri_migrator_rollout_blocked',
+    help: '1 for the reason no new node may start now (halted, paused, window, blocking-pods, canary), 0 for the others.',
+    labelNames: ['reason'],
+    registers,
+    ...collect,
+  });
   return {
     registry,
-    nodes: new Gauge({
-      name: 'cri_migrator_nodes',
-      help: 'Nodes selected for migration or carrying migration state, by phase.',
-      labelNames: ['phase'],
-      registers,
-      // prom-client calls collect() before each exposition.
-      ...(source ? { collect: async function (this: Gauge<'phase'>) { await countByPhase(this, source); } } : {}),
-    }),
+    nodes,
+    rolloutHalted: halted,
+    rolloutBlocked: blocked,
     durations: new Histogram({
       name: 'cri_migrator_migration_duration_seconds',
       help: 'Time from the start of a migration to its end, by outcome (succeeded, rolled_back, failed).',
@@ -64,34 +84,7 @@ export function controllerMetrics(source?: NodeSource): ControllerMetrics {
     rollbacks: new Counter({ name: 'cri_migrator_rollbacks_total', help: 'Migrations that were rolled back to Docker.', registers }),
     failures: new Counter({ name: 'cri_migrator_failures_total', help: 'Migrations that ended Failed and need a human.', registers }),
     leader: new Gauge({ name: 'cri_migrator_leader', help: '1 while this replica holds the leader Lease, else 0.', registers }),
-    rolloutHalted: new Gauge({
-      name: 'cri_migrator_rollout_halted',
-      help: '1 while a RolledBack or Failed node halts the rollout (rollout.haltOnFailure) until "cri-migrator resume".',
-      registers,
-      ...(source ? { collect: async function (this: Gauge) { await gateMetrics(source, { halted: this }); } } : {}),
-    }),
-    rolloutBlocked: new Gauge({
-      name: 'cri_migrator_rollout_blocked',
-      help: '1 for the reason no new node may start now (halted, paused, window, blocking-pods, canary), 0 for the others.',
-      labelNames: ['reason'],
-      registers,
-      ...(source ? { collect: async function (this: Gauge<'reason'>) { await gateMetrics(source, { blocked: this }); } } : {}),
-    }),
   };
-}
-
-async function gateMetrics(source: NodeSource, gauges: { halted?: Gauge; blocked?: Gauge<'reason'> }): Promise<void> {
-  let nodes: readonly NodeView[];
-  let extras: RolloutExtras;
-  try {
-    [nodes, extras] = await Promise.all([source.nodes(), source.rollout()]);
-  } catch (err) {
-    source.log.warn({ err }, 'metrics: reading the rollout failed; keeping the last values');
-    return;
-  }
-  const gate = rolloutGate(rolloutViewOf(nodes, extras), source.config, new Date());
-  gauges.halted?.set(!gate.open && gate.reason === 'halted' ? 1 : 0);
-  for (const reason of GATE_REASONS) gauges.blocked?.set({ reason }, !gate.open && gate.reason === reason ? 1 : 0);
 }
 
 /** Counts what the engine reports: failed attempts, outcomes and their durations. */
@@ -110,13 +103,17 @@ export class MetricsObserver implements EngineObserver {
   }
 }
 
-/** Sets nodes-by-phase from the node source (every phase is reported, 0 included). */
-async function countByPhase(gauge: Gauge<'phase'>, source: NodeSource): Promise<void> {
+/**
+ * The gauges of one scrape from one read: nodes by phase (every phase, 0 included), whether the
+ * rollout is halted and why no new node may start. A failed read keeps the last values.
+ */
+async function scrapeGauges(source: NodeSource, gauges: { nodes: Gauge<'phase'>; halted: Gauge; blocked: Gauge<'reason'> }): Promise<void> {
   let all: readonly NodeView[];
+  let extras: RolloutExtras;
   try {
-    all = await source.nodes();
+    [all, extras] = await Promise.all([source.nodes(), source.rollout()]);
   } catch (err) {
-    source.log.warn({ err }, 'metrics: listing nodes failed; keeping the last counts');
+    source.log.warn({ err }, 'metrics: reading the nodes or the rollout failed; keeping the last values');
     return;
   }
   const counts = new Map<string, number>([...PHASES, 'Unreadable'].map((p) => [p, 0]));
@@ -127,7 +124,10 @@ async function countByPhase(gauge: Gauge<'phase'>, source: NodeSource): Promise<
     const phase = parsed.ok ? parsed.state.phase : 'Unreadable';
     counts.set(phase, (counts.get(phase) ?? 0) + 1);
   }
-  for (const [phase, count] of counts) gauge.set({ phase }, count);
+  for (const [phase, count] of counts) gauges.nodes.set({ phase }, count);
+  const gate = rolloutGate(rolloutViewOf(all, extras), source.config, new Date());
+  gauges.halted.set(!gate.open && gate.reason === 'halted' ? 1 : 0);
+  for (const reason of GATE_REASONS) gauges.blocked.set({ reason }, !gate.open && gate.reason === reason ? 1 : 0);
 }
 
 /** A Lock that reports leadership as a gauge and remembers whether the API server answered. */

@@ -50,7 +50,23 @@ export function initialState(): MigrationState {
   return { phase: 'Pending', attempt: 0 };
 }
 
+/**
+ * Parsed once per annotations object: the watch's cache hands out the same node objects until a
+ * node changes, so a fleet's admissions, metrics and slot tracking parse each change once. The
+ * result is shared: callers copy it before changing it (they build the next state with spreads).
+ */
+const parsedStates = new WeakMap<object, ParseResult>();
+
 export function parseState(annotations: Readonly<Record<string, string>>): ParseResult {
+  let parsed = parsedStates.get(annotations);
+  if (!parsed) {
+    parsed = parseStateOnce(annotations);
+    parsedStates.set(annotations, parsed);
+  }
+  return parsed;
+}
+
+function parseStateOnce(annotations: Readonly<Record<string, string>>): ParseResult {
   const problems: string[] = [];
   const get = (key: string): string | undefined => annotations[key];
   const phaseOf = (key: string): Phase | undefined => {

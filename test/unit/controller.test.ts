@@ -11,73 +11,11 @@ import { isMigrating } from '../../src/engine/decide.js';
 import { reconcileNode, type EngineDeps } from '../../src/engine/executor.js';
 import { claimAnnotations, cliActor, controllerActor } from '../../src/domain/claim.js';
 import type { Lock, NodeWatch } from '../../src/ports.js';
-import { factsOutput } from './facts-fixture.js';
-import { fakeEngine, FakeClock, FakeEvictor, FakeNodeApi, FakeRemote, makeNode, makePod, silentLog } from './fakes.js';
-
-class FakeWatch implements NodeWatch {
-  onChange?: (node: NodeView) => void;
-  async start(onChange: (node: NodeView) => void) {
-    this.onChange = onChange;
-  }
-  async stop() {
-    this.onChange = undefined;
-  }
-}
-
-class FakeLock implements Lock {
-  held = false;
-  grants: boolean[] = [];
-  async tryAcquire() {
-    this.held = this.grants.length ? this.grants.shift()! : true;
-    return this.held;
-  }
-  async release() {
-    this.held = false;
-  }
-}
+import { FakeEvictor, makeNode, makePod, silentLog } from './fakes.js';
+import { FakeLock, FakeWatch, simulatedCluster, until } from './sim.js';
 
 function cluster(config = loadConfig({ sets: ['minReadyNodes=1'] })) {
-  const clock = new FakeClock();
-  const nodes = new FakeNodeApi(clock, makeNode({ name: 'w1' }), makeNode({ name: 'w2' }), makeNode({ name: 'w3', labels: {} }));
-  let maxMigrating = 0;
-  const patch = nodes.patch.bind(nodes);
-  nodes.patch = async (...args) => {
-    const out = await patch(...args);
-    const migrating = [...nodes.nodes.values()].filter((n) => {
-      const s = parseState(n.annotations);
-      return s.ok && isMigrating(s.state);
-    }).length;
-    maxMigrating = Math.max(maxMigrating, migrating);
-    return out;
-  };
-  const remotes = new Map<string, FakeRemote>();
-  const deps: EngineDeps = fakeEngine({
-    config,
-    nodes,
-    evictor: new FakeEvictor([makePod('web-1')]),
-    clock,
-    actor: controllerActor({ lease: 'cri-migrator/cri-migrator', pod: 'pod-a', leaseSeconds: 60 }),
-    connect: async (node) => {
-      const remote = new FakeRemote([
-        (cmd) => (cmd.includes('@@cri-migrator:') ? { code: 0, stdout: factsOutput(), stderr: '' } : undefined),
-        (cmd, o) => (!o.mutates && /^(test -[df] |systemctl cat )/.test(cmd) ? { code: 0, stdout: '', stderr: '' } : undefined),
-        (cmd, o) => {
-          if (o.mutates && cmd.includes('systemctl restart kubelet.service')) {
-            nodes.update(node.name, (n) => ({ ...n, containerRuntimeVersion: 'containerd://1.6.20', ready: true }));
-          }
-          return undefined;
-        },
-      ]);
-      remotes.set(node.name, remote);
-      return remote;
-    },
-  });
-  return { deps, nodes, clock, remotes, maxMigrating: () => maxMigrating };
-}
-
-async function until(predicate: () => boolean, clock: FakeClock, limit = 2_000) {
-  for (let i = 0; i < limit && !predicate(); i++) await clock.sleep(1_000);
-  if (!predicate()) throw new Error('condition not reached');
+  return simulatedCluster({ config });
 }
 
 describe('controller', () => {
@@ -206,29 +144,8 @@ describe('controller', () => {
   });
 });
 
-/** The watch's cache over the fake API's store: every change is an event, as the informer would send it. */
 function watchedCluster(config = loadConfig({ sets: ['minReadyNodes=1'] })) {
-  const c = cluster(config);
-  const watch = new FakeWatch();
-  const update = c.nodes.update.bind(c.nodes);
-  c.nodes.update = (name, change) => {
-    update(name, change);
-    watch.onChange?.(structuredClone(c.nodes.nodes.get(name)!));
-  };
-  const cache = {
-    cached: () => [...c.nodes.nodes.values()].map((n) => structuredClone(n)),
-    cachedNode: (name: string) => structuredClone(c.nodes.nodes.get(name)),
-  };
-  // What reaches the API server: reads counted, writes passed on.
-  const api = { gets: 0, lists: 0 };
-  const counted = {
-    get: (name: string) => (api.gets++, c.nodes.get(name)),
-    list: () => (api.lists++, c.nodes.list()),
-    patch: c.nodes.patch.bind(c.nodes),
-    waitFor: c.nodes.waitFor.bind(c.nodes),
-  };
-  const deps: EngineDeps = { ...c.deps, nodes: new CachedNodeApi(counted, cache) };
-  return { ...c, deps, watch, api };
+  return simulatedCluster({ config, cached: true });
 }
 
 describe('controller at fleet scale: reads from the cache, waiting nodes not polled', () => {

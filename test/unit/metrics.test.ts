@@ -15,8 +15,10 @@ describe('metrics: the controller', () => {
       makeNode({ name: 'c', labels: {}, annotations: { [ANNOTATIONS.phase]: 'Succeeded' } }),
       makeNode({ name: 'd', labels: {} }),
     );
-    const m = controllerMetrics({ nodes: () => nodes.list(), rollout: async () => ({ paused: undefined, blockingPods: [] }), config: loadConfig({}), log: silentLog });
+    let reads = 0;
+    const m = controllerMetrics({ nodes: () => (reads++, nodes.list()), rollout: async () => ({ paused: undefined, blockingPods: [] }), config: loadConfig({}), log: silentLog });
     const text = await m.registry.metrics();
+    expect(reads).toBe(1); // one read for the three gauges of a scrape
     expect(text).toContain('cri_migrator_nodes{phase="Pending"} 1\n');
     expect(text).toContain('cri_migrator_nodes{phase="Drained"} 1\n');
     expect(text).toContain('cri_migrator_nodes{phase="Succeeded"} 1\n');
