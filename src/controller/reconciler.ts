@@ -23,7 +23,7 @@ export type Outcome =
   | { kind: 'requeueAfter'; delayMs: number; reason: string }
   | { kind: 'backoff'; delayMs: number; reason: string }
   | { kind: 'forget'; reason: string }
-  /** Waiting for a migration slot: woken by the watch when one frees (controller/slots.ts), not by a timer. */
+  /** Waiting for a migration slot or the rollout gate: woken when one frees or it opens (controller/slots.ts), not by a timer. */
   | { kind: 'park'; reason: string };
 
 /** Run one pass for key and schedule its next one. */
@@ -73,7 +73,9 @@ export async function reconcileKey(key: string, deps: EngineDeps, queue: WorkQue
       queue.add(key);
       return { kind: 'requeue', reason: `reached ${result.phase}` };
     case 'wait':
-      if (result.slot && slots) {
+      // Waiting for a slot, or for the fleet's gate (pause, window, blocking pods, halt): parked,
+      // woken by the watch or by the first in line finding the way open, not each on a timer.
+      if ((result.slot || result.gate) && slots) {
         slots.park(key);
         return { kind: 'park', reason: result.reason };
       }

@@ -1,8 +1,10 @@
-// Nodes waiting for a migration slot (concurrency reached, too few other nodes Ready). They are
-// not polled: the controller wakes as many as there are free slots when a node leaves the
-// in-flight set or becomes Ready, first come first served, and one every recheckMs as a safety
-// net for what no watch event tells (a claim that expires unrenewed). With 1,000 nodes waiting
-// and one slot, the API work per minute does not grow with the waiting nodes.
+// Nodes waiting for a migration slot (concurrency reached, too few other nodes Ready) or for the
+// rollout's gate (paused, outside the windows, blocking pods, halted, canary soak). They are not
+// polled one by one: the controller wakes as many as there are free slots when a node leaves the
+// in-flight set or becomes Ready, first come first served; the first in line looks again every
+// recheckMs (a gate opening, a claim expiring unrenewed: no watch event tells), and when a woken
+// node starts, the next ones are woken for the slots left. With 1,000 nodes waiting, the API work
+// per minute does not grow with the waiting nodes.
 import { inFlight } from '../engine/view.js';
 import type { NodeView } from '../domain/types.js';
 import type { Outcome } from './reconciler.js';
@@ -80,6 +82,8 @@ export class SlotWaiters {
   passEnded(key: string, outcome: Outcome): void {
     if (!this.woken.delete(key)) return; // not woken, or parked again
     this.waiting.delete(key);
-    if (outcome.kind !== 'requeue') this.wakeFirst(1);
+    // It started: the gate is open, and more may fit.
+    if (outcome.kind === 'requeue') this.wakeFree();
+    else this.wakeFirst(1);
   }
 }

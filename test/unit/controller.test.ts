@@ -11,7 +11,7 @@ import { isMigrating } from '../../src/engine/decide.js';
 import { reconcileNode, type EngineDeps } from '../../src/engine/executor.js';
 import { claimAnnotations, cliActor, controllerActor } from '../../src/domain/claim.js';
 import type { Lock, NodeWatch } from '../../src/ports.js';
-import { FakeEvictor, makeNode, makePod, silentLog } from './fakes.js';
+import { FakeEvictor, FakeRollout, makeNode, makePod, silentLog } from './fakes.js';
 import { FakeLock, FakeWatch, simulatedCluster, until } from './sim.js';
 
 function cluster(config = loadConfig({ sets: ['minReadyNodes=1'] })) {
@@ -194,6 +194,34 @@ describe('controller at fleet scale: reads from the cache, waiting nodes not pol
     expect(c.maxMigrating()).toBe(1);
     for (const name of ['w2', 'w4', 'w5', 'w6']) expect(parks(name), name).toBeLessThanOrEqual(waiting.length);
     expect(c.api.lists).toBe(0);
+    stop.abort();
+    await running;
+  });
+
+  it('nodes held by the rollout gate wait parked; when the first in line finds it open, the others start with it (concurrency 2)', async () => {
+    const c = watchedCluster(loadConfig({ sets: ['minReadyNodes=0', 'concurrency=2', 'rollout.blockingPodSelector=app=backup'] }));
+    const rollout = c.deps.rollout as FakeRollout;
+    rollout.pods = [{ name: 'ops/backup', labels: { app: 'backup' } }];
+    const asked = { pods: 0 };
+    const podsMatching = rollout.podsMatching.bind(rollout);
+    rollout.podsMatching = (...args) => (asked.pods++, podsMatching(...args));
+    const controller = new Controller({ engine: c.deps, watch: c.watch, lock: new FakeLock(), log: silentLog, renewIntervalMs: 2_000, leaseDurationMs: 15_000 });
+    const stop = new AbortController();
+    const running = controller.run(stop.signal);
+    await until(() => c.watch.onChange !== undefined, c.clock);
+    for (const node of c.nodes.nodes.values()) c.watch.onChange!(structuredClone(node));
+    const blocked = (name: string) => c.nodes.nodes.get(name)!.annotations[ANNOTATIONS.blockedBy] ?? '';
+    await until(() => /blockingPodSelector/.test(blocked('w1')) && /blockingPodSelector/.test(blocked('w2')), c.clock);
+    const before = asked.pods;
+    const from = c.clock.now().getTime();
+    await until(() => c.clock.now().getTime() - from >= 300_000, c.clock);
+    // Five minutes: each polled on its own would have asked 20 times; the first in line asks every 30 s.
+    expect(asked.pods - before).toBeLessThanOrEqual(11);
+    rollout.pods = [];
+    const startedAt = (name: string) => c.nodes.nodes.get(name)!.annotations[ANNOTATIONS.startedAt];
+    await until(() => startedAt('w1') !== undefined && startedAt('w2') !== undefined, c.clock);
+    const [a, b] = ['w1', 'w2'].map((n) => Date.parse(startedAt(n)!));
+    expect(Math.abs(a! - b!)).toBeLessThan(5_000); // together, not a poll apart
     stop.abort();
     await running;
   });
