@@ -15,7 +15,7 @@ import {
   parseState,
   stateDiff,
 } from '../domain/annotations.js';
-import { CLAIM_ANNOTATIONS, claimAnnotations, ClaimHeldError, ClaimLostError, claimVerdict, describeClaim, isLive, parseClaim, RELEASED_CLAIM, type Actor } from '../domain/claim.js';
+import { CLAIM_ANNOTATIONS, claimAnnotations, ClaimHeldError, ClaimLostError, claimVerdict, describeClaim, parseClaim, RELEASED_CLAIM, type Actor } from '../domain/claim.js';
 import { causedBy, errorChain, isTerminal, TerminalError, UnavailableError } from '../domain/errors.js';
 import { matchesSelector } from '../domain/selector.js';
 import { forwardIndex, TERMINAL_PHASES, type MigrationState, type NodePatch, type NodeView, type Phase } from '../domain/types.js';

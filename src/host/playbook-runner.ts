@@ -8,7 +8,7 @@ import type { Logger } from '../log.js';
 import { redactText } from '../log.js';
 import type { RemoteHost } from '../ports.js';
 import type { SourcePlaybook } from '../playbooks/loader.js';
-import { isBuiltinStep, isWriteStep, type Assert, type Step, type TemplateVariable } from '../playbooks/schema.js';
+import { isBuiltinStep, isWriteStep, type Step, type TemplateVariable } from '../playbooks/schema.js';
 import { carryCommand, imageListPath, mib, planCarry, verifyImagesScript, type CarryPlan } from './images.js';
 import type { HostFacts } from './facts.js';
 import type { ManagedFile, RenderedFiles } from './files.js';

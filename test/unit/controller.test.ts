@@ -1,17 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { CachedNodeApi } from '../../src/controller/cached-nodes.js';
 import { Controller } from '../../src/controller/run.js';
 import { SlotWaiters } from '../../src/controller/slots.js';
 import { isRelevant, reconcileKey, type Outcome } from '../../src/controller/reconciler.js';
 import { WorkQueue } from '../../src/controller/queue.js';
 import { ANNOTATIONS, parseState } from '../../src/domain/annotations.js';
-import type { NodeView } from '../../src/domain/types.js';
 import { isMigrating } from '../../src/engine/decide.js';
-import { reconcileNode, type EngineDeps } from '../../src/engine/executor.js';
-import { claimAnnotations, cliActor, controllerActor } from '../../src/domain/claim.js';
-import type { Lock, NodeWatch } from '../../src/ports.js';
-import { FakeEvictor, FakeRollout, makeNode, makePod, silentLog } from './fakes.js';
+import { reconcileNode } from '../../src/engine/executor.js';
+import type { Lock } from '../../src/ports.js';
+import { claimAnnotations, cliActor } from '../../src/domain/claim.js';
+import { FakeEvictor, FakeRollout, makeNode, silentLog } from './fakes.js';
 import { FakeLock, FakeWatch, simulatedCluster, until } from './sim.js';
 
 function cluster(config = loadConfig({ sets: ['minReadyNodes=1'] })) {
