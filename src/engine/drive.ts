@@ -2,7 +2,7 @@
 // `plan` use (the controller uses its work queue instead). Failures follow the one retry policy
 // (retry.ts): a recorded failure's wait is read back from the node by the next pass.
 import type { EngineDeps, PassResult } from './executor.js';
-import { reconcileNode } from './executor.js';
+import { reconcileNode, sleepHoldingClaim } from './executor.js';
 import { classifyFailure, passBackoffMs } from './retry.js';
 import type { GateReason } from './rollout.js';
 
@@ -51,7 +51,7 @@ export async function driveNode(name: string, deps: EngineDeps, options: DriveOp
     if (result.kind === 'settled') return result;
     if (result.kind === 'wait') {
       if (options.stopOnWait || (result.gate && options.stopOnGate?.includes(result.gate))) return result;
-      await deps.clock.sleep(result.requeueAfterMs, options.signal);
+      await sleepHoldingClaim(name, deps, result.requeueAfterMs, options.signal);
     }
   }
   throw new Error(`${name}: no resting point after ${maxPasses} passes`);

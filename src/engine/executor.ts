@@ -381,6 +381,25 @@ async function recordFailure(
  * has taken the node, or the claim cannot be renewed before it expires, the signal aborts the
  * action and `lost` says why.
  */
+/**
+ * Sleep through a wait without letting this actor's claim on the node lapse: a `migrate` waiting
+ * for a slot or a backoff keeps the node it was asked to migrate (the controller would otherwise
+ * take it over once the claim expired). Ends early when the claim is lost.
+ */
+export async function sleepHoldingClaim(name: string, deps: EngineDeps, ms: number, signal?: AbortSignal): Promise<void> {
+  const node = await deps.nodes.get(name);
+  if (claimVerdict(node.annotations, deps.actor, deps.clock.now()).kind !== 'ours') return deps.clock.sleep(ms, signal);
+  const claim = keepClaim(name, deps);
+  const both = signal ? AbortSignal.any([signal, claim.signal]) : claim.signal;
+  try {
+    await deps.clock.sleep(ms, both).catch((err: unknown) => {
+      if (signal?.aborted) throw err; // Ctrl-C; a lost claim just ends the wait (the next pass says who holds it)
+    });
+  } finally {
+    await claim.stop();
+  }
+}
+
 function keepClaim(name: string, deps: EngineDeps): { signal: AbortSignal; readonly lost: Error | undefined; stop(): Promise<void> } {
   const cancel = new AbortController();
   const done = new AbortController();

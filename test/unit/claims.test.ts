@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { migrateCommand } from '../../src/cli/commands.js';
 import { loadConfig } from '../../src/config.js';
 import { ANNOTATIONS } from '../../src/domain/annotations.js';
-import { CLAIM_ANNOTATIONS, ClaimHeldError, claimVerdict, cliActor, controllerActor, type Actor } from '../../src/domain/claim.js';
+import { CLAIM_ANNOTATIONS, claimAnnotations, ClaimHeldError, claimVerdict, cliActor, controllerActor, type Actor } from '../../src/domain/claim.js';
 import { driveNode } from '../../src/engine/drive.js';
 import { reconcileNode } from '../../src/engine/executor.js';
 import { cliWorld } from './cli-world.js';
@@ -148,5 +148,28 @@ describe('one actor per node', () => {
     expect(clock.now().toISOString()).toBe(now.toISOString());
     const pass = await reconcileNode('w1', w.engine);
     expect(pass).toMatchObject({ kind: 'wait', reason: 'concurrency 1 reached (migrating: w3)' });
+  });
+});
+
+describe('a CLI waiting keeps its node', () => {
+  it('while `migrate` waits for a slot its claim is renewed, so the controller never finds it expired and takes the node', async () => {
+    const w = cliWorld({ config: loadConfig({ sets: ['minReadyNodes=0'] }) });
+    const actor = testActor(101);
+    const clock = w.engine.clock as FakeClock;
+    w.nodes.update('w1', (n) => ({ ...n, annotations: { ...n.annotations, ...claimAnnotations(actor, clock.now()) } }));
+    // w2 is in flight under the controller for a while: concurrency 1 is reached.
+    const ctrl = controllerActor({ lease: 'cri-migrator/cri-migrator', pod: 'pod-a', leaseSeconds: 3600 });
+    w.nodes.update('w2', (n) => ({ ...n, labels: { 'cri-migrator.dev/migrate': 'containerd' }, annotations: claimAnnotations(ctrl, clock.now()) }));
+    const running = driveNode('w1', { ...w.engine, actor });
+    const started = clock.now().getTime();
+    const seen: string[] = [];
+    while (clock.now().getTime() - started < 300_000) {
+      await clock.sleep(10_000);
+      const verdict = claimVerdict(w.nodes.nodes.get('w1')!.annotations, ctrl, clock.now());
+      seen.push(verdict.kind);
+    }
+    expect(new Set(seen)).toEqual(new Set(['held'])); // five minutes of waiting, never expired to the controller
+    w.nodes.update('w2', (n) => ({ ...n, annotations: {} })); // the controller is done with w2
+    expect(await running).toMatchObject({ phase: 'Succeeded' });
   });
 });
