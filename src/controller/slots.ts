@@ -53,9 +53,9 @@ export class SlotWaiters {
     this.inFlightCount += Number(current.inFlight) - Number(previous?.inFlight ?? false);
     if (previous && ((previous.inFlight && !current.inFlight) || (!previous.ready && current.ready))) this.wakeFree();
     if (this.isParked(node.name) && previous?.resourceVersion === current.resourceVersion) return false;
-    // It changed: the reconcile decides again.
-    this.waiting.delete(node.name);
-    this.woken.delete(node.name);
+    // It changed: the reconcile decides again. A woken node keeps its mark until its pass ends
+    // (its own writes come back as changes mid-pass, and passEnded must still see it woken).
+    if (!this.woken.has(node.name)) this.waiting.delete(node.name);
     return true;
   }
 

@@ -243,5 +243,16 @@ describe('controller at fleet scale: reads from the cache, waiting nodes not pol
     // x is no longer selected: its pass ends without starting, and the next in line gets the slot.
     slots.passEnded('x', { kind: 'forget', reason: 'not selected' });
     expect(woken).toEqual(['x', 'y']);
+    // y starts: its own write comes back through the watch mid-pass; when the pass ends, the gate
+    // is known open and z is woken for the slot left (concurrency 2).
+    const two = new SlotWaiters(2, (key) => woken.push(key));
+    for (const k of ['p', 'q']) {
+      two.observe(makeNode({ name: k }), now);
+      two.park(k);
+    }
+    two.wakeFirst(1);
+    two.observe(makeNode({ name: 'p', resourceVersion: '5', annotations: { [ANNOTATIONS.phase]: 'Pending', [ANNOTATIONS.intent]: 'Preflight' } }), now);
+    two.passEnded('p', { kind: 'requeue', reason: 'reached Preflight' });
+    expect(woken.slice(-2)).toEqual(['p', 'q']);
   });
 });
