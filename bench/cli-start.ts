@@ -3,13 +3,9 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { stats } from './stats.js';
 
 const MAIN = join(new URL('..', import.meta.url).pathname, 'dist/main.js');
-
-function stats(xs: number[]) {
-  const s = [...xs].sort((a, b) => a - b);
-  return { min: s[0]!, median: s[Math.floor(s.length / 2)]!, max: s[s.length - 1]! };
-}
 
 function timed(args: string[]): { ms: number; peakMb: number } {
   const t = performance.now();

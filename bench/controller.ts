@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { makeNode, startApiServer } from './api-server.js';
+import { stats } from './stats.js';
 
 const LABEL = { 'cri-migrator.dev/migrate': 'containerd' };
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -120,7 +121,6 @@ export async function runController(n: number, scenario: 'idle' | 'waiting', opt
       await res.text();
       scrapes.push(performance.now() - t);
     }
-    scrapes.sort((a, b) => a - b);
     const final = procStatus(child.pid!);
     return {
       nodes: n,
@@ -132,7 +132,7 @@ export async function runController(n: number, scenario: 'idle' | 'waiting', opt
       bytesPerMin: served.bytes * perMin,
       cpuSPerMin: (after.cpuS - before.cpuS) * perMin,
       ...(scenario === 'waiting' ? { firstPassS: firstPassAt === undefined ? Number.NaN : (firstPassAt - started) / 1000 } : {}),
-      metricsMs: { min: scrapes[0]!, median: scrapes[2]!, max: scrapes[4]! },
+      metricsMs: stats(scrapes),
     };
   } finally {
     child.kill('SIGTERM');

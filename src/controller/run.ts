@@ -26,8 +26,6 @@ export interface ControllerOptions {
   /** Parallel reconciles; defaults to concurrency + 1 so a free worker answers quick decisions. */
   workers?: number;
   onOutcome?: (node: string, outcome: Outcome) => void;
-  /** Nodes waiting for a slot are woken by the watch; the first of them also looks again this often (default 30 s). */
-  slotRecheckMs?: number;
   /** Leadership changes, for tests and logs. */
   onLeadership?: (leading: boolean) => void;
 }
@@ -37,8 +35,6 @@ export const DEFAULT_STOP_GRACE_MS = 20_000;
 export class Controller {
   /** The current term's queue. */
   queue: WorkQueue<string>;
-  /** The current term's nodes waiting for a slot. */
-  slots: SlotWaiters | undefined;
 
   constructor(private readonly options: ControllerOptions) {
     this.queue = new WorkQueue(options.engine.clock);
@@ -71,17 +67,17 @@ export class Controller {
     const term = new AbortController();
     const deps: EngineDeps = { ...engine, signal: term.signal };
     const selector = engine.config.selector;
-    const slots = (this.slots = new SlotWaiters(engine.config.concurrency, (key) => queue.add(key)));
+    const slots = new SlotWaiters(engine.config.concurrency, (key) => queue.add(key));
     await this.options.watch.start((node) => {
       if (slots.observe(node, clock.now()) && isRelevant(node, selector)) queue.add(node.name);
     });
     const workerCount = this.options.workers ?? engine.config.concurrency + 1;
     const workers = Promise.allSettled(Array.from({ length: workerCount }, () => this.worker(queue, deps, slots)));
-    // The safety net for what no event tells (a claim expiring unrenewed): the first waiter looks again.
+    // What no watch event tells (a gate opening, a claim expiring unrenewed): the first in line looks again.
     const stopRecheck = new AbortController();
     const recheck = (async () => {
       while (!stopRecheck.signal.aborted) {
-        await clock.sleep(this.options.slotRecheckMs ?? ADMISSION_RETRY_MS, stopRecheck.signal).catch(() => undefined);
+        await clock.sleep(ADMISSION_RETRY_MS, stopRecheck.signal).catch(() => undefined);
         if (!stopRecheck.signal.aborted) slots.wakeFirst(1);
       }
     })();

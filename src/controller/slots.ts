@@ -38,10 +38,6 @@ export class SlotWaiters {
     return this.waiting.has(key) && !this.woken.has(key);
   }
 
-  get size(): number {
-    return this.waiting.size;
-  }
-
   /**
    * A node as the watch saw it. Returns whether it needs a reconcile: not when it is parked and
    * its object did not change (a resync re-sends every node).

@@ -53,7 +53,7 @@ export function initialState(): MigrationState {
 /**
  * Parsed once per annotations object: the watch's cache hands out the same node objects until a
  * node changes, so a fleet's admissions, metrics and slot tracking parse each change once. The
- * result is shared: callers copy it before changing it (they build the next state with spreads).
+ * result is shared and frozen: callers build the next state with spreads.
  */
 const parsedStates = new WeakMap<object, ParseResult>();
 
@@ -61,7 +61,9 @@ export function parseState(annotations: Readonly<Record<string, string>>): Parse
   let parsed = parsedStates.get(annotations);
   if (!parsed) {
     parsed = parseStateOnce(annotations);
-    parsedStates.set(annotations, parsed);
+    // Shared: frozen, so a caller that changed it in place would fail at once, not corrupt others.
+    if (parsed.ok) Object.freeze(parsed.state);
+    parsedStates.set(annotations, Object.freeze(parsed));
   }
   return parsed;
 }

@@ -377,11 +377,6 @@ async function recordFailure(
 }
 
 /**
- * Renews this actor's claim while an action runs (every third of the lease). When another actor
- * has taken the node, or the claim cannot be renewed before it expires, the signal aborts the
- * action and `lost` says why.
- */
-/**
  * Sleep through a wait without letting this actor's claim on the node lapse: a `migrate` waiting
  * for a slot or a backoff keeps the node it was asked to migrate (the controller would otherwise
  * take it over once the claim expired). Ends early when the claim is lost.
@@ -400,6 +395,11 @@ export async function sleepHoldingClaim(name: string, deps: EngineDeps, ms: numb
   }
 }
 
+/**
+ * Renews this actor's claim while an action runs (every third of the lease). When another actor
+ * has taken the node, or the claim cannot be renewed before it expires, the signal aborts the
+ * action and `lost` says why.
+ */
 function keepClaim(name: string, deps: EngineDeps): { signal: AbortSignal; readonly lost: Error | undefined; stop(): Promise<void> } {
   const cancel = new AbortController();
   const done = new AbortController();

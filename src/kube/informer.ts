@@ -31,6 +31,9 @@ export class KubeNodeWatch implements NodeWatch {
   private stopped = false;
   /** The informer's cache holds a full list (its first list arrived). */
   private synced = false;
+  /** Each node converted once per event; cached() builds its array again only after a change. */
+  private readonly views = new Map<string, NodeView>();
+  private snapshot: NodeView[] | undefined;
 
   constructor(
     private readonly kubeConfig: KubeConfig,
@@ -43,7 +46,7 @@ export class KubeNodeWatch implements NodeWatch {
 
   async start(onChange: (node: NodeView) => void): Promise<void> {
     this.stopped = false;
-    const emit = (node: V1Node, view = this.remember(node)) => {
+    const emit = (view: NodeView) => {
       this.lastEventAt = Date.now();
       try {
         onChange(view);
@@ -62,8 +65,8 @@ export class KubeNodeWatch implements NodeWatch {
       return nodes;
     };
     const informer = makeInformer<V1Node>(this.kubeConfig, '/api/v1/nodes', list);
-    informer.on('add', (node) => emit(node));
-    informer.on('update', (node) => emit(node));
+    informer.on('add', (node) => emit(this.remember(node)));
+    informer.on('update', (node) => emit(this.remember(node)));
     informer.on('delete', (node) => {
       if (node.metadata?.name) this.views.delete(node.metadata.name);
       this.snapshot = undefined;
@@ -82,7 +85,7 @@ export class KubeNodeWatch implements NodeWatch {
     this.timers.push(
       setInterval(() => {
         // The views already converted: a resync costs no read and no conversion.
-        for (const node of informer.list()) emit(node, this.views.get(node.metadata?.name ?? '') ?? this.remember(node));
+        for (const view of this.views.values()) emit(view);
       }, this.options.resyncMs),
       setInterval(() => {
         if (Date.now() - this.lastEventAt > this.options.quietMs) {
@@ -113,10 +116,6 @@ export class KubeNodeWatch implements NodeWatch {
       });
     }, wait);
   }
-
-  /** Converted once per event; cached() builds its array again only after a change. */
-  private readonly views = new Map<string, NodeView>();
-  private snapshot: NodeView[] | undefined;
 
   private remember(node: V1Node): NodeView {
     const view = toNodeView(node);
