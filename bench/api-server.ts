@@ -1,5 +1,5 @@
 // An API-shaped HTTP server for the controller benchmark: Nodes (list, watch, get, merge patch with
-// the resourceVersion precondition), a Lease, Events, and 404 for the rest. It counts every request
+// the resourceVersion precondition; list pages with limit/continue), a Lease, Events, and 404 for the rest. It counts every request
 // by verb and resource and every byte it serves, so the figures are what a real API server would
 // have been asked for. Only what the controller uses is implemented; it is no API server.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -103,7 +103,13 @@ export async function startApiServer(nodes: Json[]) {
         return;
       }
       count('LIST nodes');
-      return send(res, 200, { kind: 'NodeList', apiVersion: 'v1', metadata: { resourceVersion: String(rv) }, items: [...byName.values()] });
+      // limit/continue as the API server pages (the continue token here is just the offset).
+      const all = [...byName.values()];
+      const limit = Number(url.searchParams.get('limit') ?? 0);
+      const from = Number(url.searchParams.get('continue') ?? 0);
+      const to = limit > 0 ? from + limit : all.length;
+      const metadata = { resourceVersion: String(rv), ...(to < all.length ? { continue: String(to) } : {}) };
+      return send(res, 200, { kind: 'NodeList', apiVersion: 'v1', metadata, items: all.slice(from, to) });
     }
     if ((m = path.match(/^\/api\/v1\/nodes\/([^/]+)$/))) {
       const node = byName.get(decodeURIComponent(m[1]!));

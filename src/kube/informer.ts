@@ -13,6 +13,8 @@ export interface NodeInformerOptions {
   quietMs: number;
   initialBackoffMs: number;
   maxBackoffMs: number;
+  /** Nodes per LIST page (limit/continue): a 5,000-node list is never parsed as one body. */
+  pageSize: number;
 }
 
 export const DEFAULT_INFORMER_OPTIONS: NodeInformerOptions = {
@@ -20,7 +22,18 @@ export const DEFAULT_INFORMER_OPTIONS: NodeInformerOptions = {
   quietMs: 15 * 60_000,
   initialBackoffMs: 1_000,
   maxBackoffMs: 60_000,
+  pageSize: 500,
 };
+
+/**
+ * What client-node's informer keeps of a node once it is converted: the name and resourceVersion
+ * its cache compares and deletes by. The controller reads the converted views (this.views), so
+ * the full objects (images, managedFields, conditions) are not held twice.
+ */
+function husk(node: V1Node): V1Node {
+  const { name, namespace, resourceVersion } = node.metadata ?? {};
+  return { metadata: { name, namespace, resourceVersion } } as V1Node;
+}
 
 export class KubeNodeWatch implements NodeWatch {
   private informer: (Informer<V1Node> & ObjectCache<V1Node>) | undefined;
@@ -34,6 +47,8 @@ export class KubeNodeWatch implements NodeWatch {
   /** Each node converted once per event; cached() builds its array again only after a change. */
   private readonly views = new Map<string, NodeView>();
   private snapshot: NodeView[] | undefined;
+  /** Objects the paged list already converted: their views are in this.views. */
+  private readonly husks = new WeakSet<V1Node>();
 
   constructor(
     private readonly kubeConfig: KubeConfig,
@@ -57,16 +72,45 @@ export class KubeNodeWatch implements NodeWatch {
     // The cache is whole once a list has arrived and the informer has added its items (in the
     // microtask after this one resolves: a macrotask later they are all in); start() resolves even
     // when the list failed, so it cannot tell.
+    // Page by page; each page converted and let go before the next arrives.
     const list = async () => {
-      const nodes = await this.core.listNode();
+      const items: V1Node[] = [];
+      let resourceVersion: string | undefined;
+      let token: string | undefined;
+      do {
+        const page = await this.core.listNode({ limit: this.options.pageSize, ...(token ? { _continue: token } : {}) });
+        resourceVersion ??= page.metadata?.resourceVersion;
+        for (const node of page.items) {
+          this.remember(node);
+          const kept = husk(node);
+          this.husks.add(kept);
+          items.push(kept);
+        }
+        token = page.metadata?._continue || undefined;
+      } while (token);
       setImmediate(() => {
         if (!this.stopped) this.synced = true;
       });
-      return nodes;
+      return { apiVersion: 'v1', kind: 'NodeList', metadata: { resourceVersion }, items };
     };
     const informer = makeInformer<V1Node>(this.kubeConfig, '/api/v1/nodes', list);
-    informer.on('add', (node) => emit(this.remember(node)));
-    informer.on('update', (node) => emit(this.remember(node)));
+    // The informer's cache holds the object it passes here: a watched node is converted, then the
+    // cached object is cut down to its husk in place.
+    const seen = (node: V1Node): NodeView | undefined => {
+      if (this.husks.has(node)) return node.metadata?.name ? this.views.get(node.metadata.name) : undefined;
+      const view = this.remember(node);
+      const kept = husk(node);
+      for (const key of Object.keys(node)) delete (node as Record<string, unknown>)[key];
+      Object.assign(node, kept);
+      this.husks.add(node);
+      return view;
+    };
+    const onEvent = (node: V1Node) => {
+      const view = seen(node);
+      if (view) emit(view);
+    };
+    informer.on('add', onEvent);
+    informer.on('update', onEvent);
     informer.on('delete', (node) => {
       if (node.metadata?.name) this.views.delete(node.metadata.name);
       this.snapshot = undefined;

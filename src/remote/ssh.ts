@@ -70,6 +70,9 @@ export class SshRemoteHost implements RemoteHost {
         username: this.config.user,
         privateKey,
         readyTimeout: this.config.connectTimeoutMs,
+        // A connection kept between steps that died without a word is found out within 45 s.
+        keepaliveInterval: 15_000,
+        keepaliveCountMax: 3,
         hostVerifier: (key: Buffer) => {
           rejection = this.checkHostKey(knownHosts, key);
           return rejection === undefined;
@@ -219,26 +222,114 @@ export function nodeAddress(node: NodeView, type: Config['ssh']['addressType']):
   return address;
 }
 
-/** Connector used by the engine: one SSH session per action, keys accepted on first use remembered. */
-export function sshConnector(config: Config, log: Logger): RemoteConnector {
+/** How long a node's connection stays open with nothing using it (between the steps of one migration). */
+export const SSH_IDLE_MS = 120_000;
+
+/**
+ * A shared connection lent to one action. Closing it gives it back (kept open for the node's next
+ * step); closing it while a command runs is a cancel, and drops the connection under the command.
+ */
+class LentHost implements RemoteHost {
+  private inFlight = 0;
+
+  constructor(
+    private readonly shared: SshRemoteHost,
+    private readonly giveBack: (broken: boolean) => void,
+  ) {}
+
+  get target(): string {
+    return this.shared.target;
+  }
+
+  private async track<T>(work: () => Promise<T>): Promise<T> {
+    this.inFlight++;
+    try {
+      return await work();
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  exec(command: string, options: ExecOptions): Promise<ExecResult> {
+    return this.track(() => this.shared.exec(command, options));
+  }
+
+  readFile(path: string): Promise<string | null> {
+    return this.track(() => this.shared.readFile(path));
+  }
+
+  writeFile(path: string, content: string, options: WriteFileOptions): Promise<void> {
+    return this.track(() => this.shared.writeFile(path, content, options));
+  }
+
+  async close(): Promise<void> {
+    this.giveBack(this.inFlight > 0);
+  }
+}
+
+interface PooledConnection {
+  host: SshRemoteHost;
+  lent: number;
+  idle?: NodeJS.Timeout;
+}
+
+/**
+ * Connector used by the engine: one SSH connection per node, shared by the steps of its migration
+ * (opened again if it was lost), closed after SSH_IDLE_MS unused; keys accepted on first use
+ * remembered.
+ */
+export function sshConnector(config: Config, log: Logger, idleMs = SSH_IDLE_MS): RemoteConnector {
   const firstUse: TrustOnFirstUse = new Map();
+  const pool = new Map<string, PooledConnection>();
   return async (node) => {
-    const host = new SshRemoteHost(
-      {
-        host: nodeAddress(node, config.ssh.addressType),
-        port: config.ssh.port,
-        user: config.ssh.user,
-        privateKeyPath: config.ssh.privateKeyPath,
-        knownHostsPath: config.ssh.knownHostsPath,
-        insecureAcceptNewHostKeys: config.ssh.insecureAcceptNewHostKeys,
-        sudo: config.ssh.sudo,
-        connectTimeoutMs: config.ssh.connectTimeoutSeconds * 1000,
-        commandTimeoutMs: config.ssh.commandTimeoutSeconds * 1000,
-      },
-      log.child({ node: node.name }),
-      firstUse,
-    );
-    await host.connect();
-    return host;
+    const address = nodeAddress(node, config.ssh.addressType);
+    const key = `${node.name} ${address}`;
+    let entry = pool.get(key);
+    if (!entry) {
+      entry = {
+        lent: 0,
+        host: new SshRemoteHost(
+          {
+            host: address,
+            port: config.ssh.port,
+            user: config.ssh.user,
+            privateKeyPath: config.ssh.privateKeyPath,
+            knownHostsPath: config.ssh.knownHostsPath,
+            insecureAcceptNewHostKeys: config.ssh.insecureAcceptNewHostKeys,
+            sudo: config.ssh.sudo,
+            connectTimeoutMs: config.ssh.connectTimeoutSeconds * 1000,
+            commandTimeoutMs: config.ssh.commandTimeoutSeconds * 1000,
+          },
+          log.child({ node: node.name }),
+          firstUse,
+        ),
+      };
+      pool.set(key, entry);
+    }
+    const held = entry;
+    clearTimeout(held.idle);
+    held.idle = undefined;
+    held.lent++;
+    try {
+      await held.host.connect();
+    } catch (err) {
+      held.lent--;
+      if (held.lent === 0) pool.delete(key);
+      throw err;
+    }
+    let returned = false;
+    return new LentHost(held.host, (broken) => {
+      if (broken) void held.host.close();
+      if (returned) return;
+      returned = true;
+      held.lent--;
+      if (held.lent > 0) return;
+      held.idle = setTimeout(() => {
+        if (held.lent > 0) return;
+        pool.delete(key);
+        void held.host.close();
+      }, idleMs);
+      held.idle.unref();
+    });
   };
 }

@@ -178,14 +178,18 @@ export async function readyReplicas(api: Api, ns: string, name: string): Promise
   return (await api.apps.readNamespacedDeployment({ namespace: ns, name })).status?.readyReplicas ?? 0;
 }
 
+/** Ends every open SSH session on the node (sshd's per-session processes are titled "sshd: user@tty"). */
+const CUT_SESSIONS = "pkill -f '^sshd: [^ ]+@' || true";
+
 /** Faults, each injected now and undone after `ms` (returns when undone). */
 export const faults = {
   /**
-   * sshd stops taking connections (the sessions already open go on, as with a restarting sshd)
-   * for `ms`, and then until `until` resolves when given.
+   * sshd stops taking connections for `ms`, and then until `until` resolves when given; the
+   * sessions already open are cut too (as a network blip would), so the actor's kept connection
+   * breaks and it must connect again.
    */
   async sshDown(node: string, ms: number, until?: () => Promise<void>): Promise<void> {
-    await onNode(node, "systemctl stop ssh.service");
+    await onNode(node, `systemctl stop ssh.service; ${CUT_SESSIONS}`);
     try {
       await new Promise((r) => setTimeout(r, ms));
       await until?.();
@@ -195,7 +199,7 @@ export const faults = {
   },
   /** The node presents another host key (a reinstalled node, or a man in the middle), then its own again. */
   async hostKeyChanged(node: string, ms: number): Promise<void> {
-    await onNode(node, "set -e; cd /etc/ssh; cp -a ssh_host_ed25519_key k.orig; cp -a ssh_host_ed25519_key.pub k.pub.orig; rm -f ssh_host_ed25519_key ssh_host_ed25519_key.pub; ssh-keygen -q -t ed25519 -N '' -f ssh_host_ed25519_key; systemctl restart ssh.service");
+    await onNode(node, `set -e; cd /etc/ssh; cp -a ssh_host_ed25519_key k.orig; cp -a ssh_host_ed25519_key.pub k.pub.orig; rm -f ssh_host_ed25519_key ssh_host_ed25519_key.pub; ssh-keygen -q -t ed25519 -N '' -f ssh_host_ed25519_key; systemctl restart ssh.service; ${CUT_SESSIONS}`);
     await new Promise((r) => setTimeout(r, ms));
     await onNode(node, "set -e; cd /etc/ssh; mv -f k.orig ssh_host_ed25519_key; mv -f k.pub.orig ssh_host_ed25519_key.pub; systemctl restart ssh.service");
   },

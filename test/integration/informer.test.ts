@@ -58,7 +58,7 @@ async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 5_
   }
 }
 
-const fast: NodeInformerOptions = { resyncMs: 60_000, quietMs: 60_000, initialBackoffMs: 50, maxBackoffMs: 200 };
+const fast: NodeInformerOptions = { resyncMs: 60_000, quietMs: 60_000, initialBackoffMs: 50, maxBackoffMs: 200, pageSize: 500 };
 
 beforeAll(async () => {
   api = await startLocalApi((req, res) => {
@@ -156,6 +156,37 @@ describe('KubeNodeWatch', () => {
     await informer.stop();
     expect(informer.cached()).toBeUndefined();
     expect(informer.cachedNode('w1')).toBeUndefined();
+  });
+
+  it('lists page by page (limit and continue) and still sees every node and each change after', async () => {
+    const { log } = capturingLog();
+    const all = Array.from({ length: 1200 }, (_, i) => node(`w${i}`, '9'));
+    const asked: { limit: string | null; token: string | null }[] = [];
+    onList = (req, res) => {
+      const q = new URL(req.url!, 'http://x').searchParams;
+      asked.push({ limit: q.get('limit'), token: q.get('continue') });
+      const from = Number(q.get('continue') ?? 0);
+      const to = from + Number(q.get('limit'));
+      json(res, 200, { ...nodeList('10', ...all.slice(from, to)), metadata: { resourceVersion: '10', ...(to < all.length ? { continue: String(to) } : {}) } });
+    };
+    onWatch = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write(`${JSON.stringify({ type: 'MODIFIED', object: { ...node('w700', '12'), spec: { unschedulable: true } } })}\n`);
+      res.write(`${JSON.stringify({ type: 'DELETED', object: node('w3', '13') })}\n`);
+    };
+    const seen = new Set<string>();
+    informer = new KubeNodeWatch(kc, core, log, fast);
+    await informer.start((n) => seen.add(n.name));
+    await until('the change to w700', () => informer!.cachedNode('w700')?.unschedulable);
+    await until('the deletion of w3', () => informer!.cachedNode('w3') === undefined);
+    expect(asked).toEqual([
+      { limit: '500', token: null },
+      { limit: '500', token: '500' },
+      { limit: '500', token: '1000' },
+    ]);
+    expect(seen.size).toBe(1200);
+    expect(informer.cached()).toHaveLength(1199);
+    expect(informer.cachedNode('w1199')).toMatchObject({ resourceVersion: '9', ready: true });
   });
 
   it('stops for good: no list or watch after stop()', async () => {

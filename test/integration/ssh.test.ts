@@ -11,7 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RemoteCommandError } from '../../src/ports.js';
 import { hostToken } from '../../src/remote/known-hosts.js';
 import { HostUnreachableError } from '../../src/domain/errors.js';
-import { SshRemoteHost, type SshTarget } from '../../src/remote/ssh.js';
+import { SshRemoteHost, sshConnector, type SshTarget } from '../../src/remote/ssh.js';
+import { defaultConfig } from '../../src/config.js';
+import { makeNode } from '../unit/fakes.js';
 
 const log = pino({ level: 'silent' });
 let dir: string;
@@ -237,5 +239,33 @@ describe('SshRemoteHost against a real sshd', () => {
   it('names the key file when the private key is unreadable, without leaking it', async () => {
     const host = new SshRemoteHost(target({ privateKeyPath: join(dir, 'missing_key') }), log);
     await expect(host.exec('true', { timeoutMs: 5_000, mutates: false })).rejects.toThrow(/cannot read the SSH private key .*missing_key \(ssh\.privateKeyPath\)/);
+  });
+
+  it('one connection per node across the steps of a migration: given back, reused, dropped by a cancel, closed when idle', async () => {
+    const base = defaultConfig();
+    const config = { ...base, ssh: { ...base.ssh, port, privateKeyPath: join(dir, 'client_key'), knownHostsPath: join(dir, 'known_hosts') } };
+    const connect = sshConnector(config, log, 300);
+    const node = makeNode({ name: 'w1', addresses: [{ type: 'InternalIP', address: '127.0.0.1' }] });
+    // $SSH_CONNECTION names the client's port: the same port is the same connection.
+    const connection = async (h: { exec: SshRemoteHost['exec'] }) => (await h.exec('echo $SSH_CONNECTION', { timeoutMs: 5_000, mutates: false })).stdout;
+    const first = await connect(node);
+    const a = await connection(first);
+    await first.close();
+    const second = await connect(node);
+    expect(await connection(second)).toBe(a);
+    // A cancel (closed while a command runs) drops the connection under the command.
+    const running = second.exec('sleep 5', { timeoutMs: 10_000, mutates: false });
+    await new Promise((r) => setTimeout(r, 200));
+    await second.close();
+    await expect(running).rejects.toThrow(HostUnreachableError);
+    const third = await connect(node);
+    const b = await connection(third);
+    expect(b).not.toBe(a);
+    await third.close();
+    // Unused for longer than the idle time: closed, and the next step opens a new one.
+    await new Promise((r) => setTimeout(r, 600));
+    const fourth = await connect(node);
+    expect(await connection(fourth)).not.toBe(b);
+    await fourth.close();
   });
 });
