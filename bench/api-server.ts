@@ -166,6 +166,10 @@ export async function startApiServer(nodes: Json[]) {
   return {
     url,
     counter,
+    /** The Lease's holder now (undefined once released, or before anyone took it). */
+    leaseHolder(): string | undefined {
+      return ((lease?.['spec'] ?? {}) as Json)['holderIdentity'] as string | undefined;
+    },
     /** Requests and bytes since the last call. */
     take(): { requests: Record<string, number>; total: number; bytes: number } {
       const requests = Object.fromEntries(counter.requests);

@@ -43,6 +43,9 @@ export interface ControllerFigures {
   /** Until every waiting node had its first pass (its "waiting" log line). */
   firstPassS?: number;
   metricsMs: { min: number; median: number; max: number };
+  /** SIGTERM to exit, and whether the Lease was given up on the way (its holder cleared). */
+  stopS: number;
+  leaseReleased: boolean;
 }
 
 /**
@@ -88,6 +91,7 @@ export async function runController(n: number, scenario: 'idle' | 'waiting', opt
       '--set', 'leaderElection.namespace=bench', '--set', `metricsPort=${metricsPort}`, '--set', 'minReadyNodes=0'],
     { stdio: ["ignore", "pipe", "inherit"] },
   );
+  const exited = new Promise((r) => child.once('exit', r));
   const waiting = new Set<string>();
   let firstPassAt: number | undefined;
   let buffer = '';
@@ -122,6 +126,10 @@ export async function runController(n: number, scenario: 'idle' | 'waiting', opt
       scrapes.push(performance.now() - t);
     }
     const final = procStatus(child.pid!);
+    const stopping = Date.now();
+    child.kill('SIGTERM');
+    await exited;
+    const stopS = (Date.now() - stopping) / 1000;
     return {
       nodes: n,
       scenario,
@@ -133,10 +141,14 @@ export async function runController(n: number, scenario: 'idle' | 'waiting', opt
       cpuSPerMin: (after.cpuS - before.cpuS) * perMin,
       ...(scenario === 'waiting' ? { firstPassS: firstPassAt === undefined ? Number.NaN : (firstPassAt - started) / 1000 } : {}),
       metricsMs: stats(scrapes),
+      stopS,
+      leaseReleased: api.leaseHolder() === undefined,
     };
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await exited;
+    }
     await api.close();
   }
 }

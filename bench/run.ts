@@ -1,8 +1,9 @@
-// npm run bench [-- --only controller,fleet,cli]: the figures of issue 13, each next to its target,
+// npm run bench [-- --only controller,fleet,cli,kind] [--quick] [--keep]: the figures of issue 13, each next to its target,
 // marked met or not. Nothing here is a test: it measures and prints.
 import { runController, type ControllerFigures } from './controller.js';
 import { runFleet } from './fleet.js';
 import { runCliStart } from './cli-start.js';
+import { runKind } from './kind.js';
 
 interface Row {
   part: string;
@@ -42,6 +43,7 @@ async function controllerPart(): Promise<void> {
   row('controller, 1,000 waiting', `${mb(w.bytesPerMin)} served/min, ${w.requestsPerMin.toFixed(0)} requests/min: ${JSON.stringify(w.requests)}`, '< 1 MB/min', w.bytesPerMin < 1e6);
   row('controller, 1,000 waiting', `${w.cpuSPerMin.toFixed(2)} s CPU/min`, '< 1 s CPU/min', w.cpuSPerMin < 1);
   row('controller, 1,000 waiting', `RSS ${w.rssMb.toFixed(0)} MB, peak ${w.peakRssMb.toFixed(0)} MB`, 'recorded', undefined);
+  row('controller, 1,000 waiting', `SIGTERM to exit ${w.stopS.toFixed(2)} s, Lease ${w.leaseReleased ? 'released' : 'NOT released'}`, 'exit within the 30 s grace period, Lease released', w.stopS < 30 && w.leaseReleased);
 }
 
 async function fleetPart(): Promise<void> {
@@ -57,10 +59,28 @@ async function cliPart(): Promise<void> {
   row('CLI version', `${c.versionMs.median.toFixed(0)} ms median`, 'recorded', undefined);
 }
 
+async function kindPart(): Promise<void> {
+  const rounds = quick ? 1 : 3;
+  const k = await runKind({ rounds, pods: 60, keep: args.includes('--keep'), say: (s) => process.stderr.write(`${s}\n`) });
+  const d = k.drain;
+  const span = (x: { min: number; median: number; max: number }, unit = 1000) => `${(x.median / unit).toFixed(2)} s median (${(x.min / unit).toFixed(2)}-${(x.max / unit).toFixed(2)})`;
+  row(`drain, ${d.pods} pods, ${d.rounds} rounds each`, `cri-migrator ${span(d.ours)}; kubectl drain ${span(d.kubectl)}; ratio ${d.ratio.toFixed(2)}x`, '<= 0.6x kubectl drain', d.ratio <= 0.6);
+  const s = k.switch;
+  row(`switch of ${s.node}`, s.phases.map((p) => `${p.phase} ${p.seconds.toFixed(1)}`).join(', ') + ` s; total ${s.totalS.toFixed(1)} s`, 'recorded', undefined);
+  row(
+    `switch of ${s.node}`,
+    `outside the drain ${s.outsideDrainS.toFixed(1)} s; floor ${s.floor.totalS.toFixed(1)} s (containerd to CRI ${span(s.floor.containerdS)}, kubelet to Ready ${span(s.floor.kubeletS)})`,
+    '<= floor + 2 s',
+    s.outsideDrainS <= s.floor.totalS + 2,
+  );
+  row(`API requests, migrate ${s.node}`, `${s.requestsWithoutEvictions} besides ${s.evictions} evictions: ${JSON.stringify(s.requests)}`, '<= 25 + one eviction per pod', s.requestsWithoutEvictions <= 25);
+}
+
 async function main(): Promise<void> {
   if (want('cli')) await cliPart();
   if (want('fleet')) await fleetPart();
   if (want('controller')) await controllerPart();
+  if (want('kind')) await kindPart();
   const width = (k: keyof Row) => Math.max(...rows.map((r) => String(r[k]).length), k.length);
   const cols: (keyof Row)[] = ['part', 'figure', 'target'];
   const w = cols.map(width);

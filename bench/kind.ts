@@ -1,0 +1,333 @@
+// The parts of the benchmark that need a real cluster (kind 1.32, Docker workers, built by the
+// project's harness): the drain against `kubectl drain` on the same pods, one node's switch phase
+// by phase against the floor measured on that node, and the API requests of that migration,
+// counted by a proxy between the CLI and the API server.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type * as k8s from '@kubernetes/client-node';
+import { defaultConfig } from '../src/config.js';
+import { drainNode } from '../src/drain/drain.js';
+import { createKubeAdapters } from '../src/kube/index.js';
+import { createLogger } from '../src/log.js';
+import { systemClock } from '../src/ports.js';
+import { ensureCluster, kubeClients, productEnv, releaseCluster, type Cluster } from '../test/e2e/harness.js';
+import { writeConfig } from '../test/e2e/controller.js';
+import { stats, type Stats } from './stats.js';
+
+const run = promisify(execFile);
+const ROOT = new URL('..', import.meta.url).pathname;
+const PREFIX = 'cri-migrator.dev/';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+type Api = ReturnType<typeof kubeClients>;
+
+async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>, everyMs = 250): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}
+
+const readyCondition = (n: k8s.V1Node) => n.status?.conditions?.find((c) => c.type === 'Ready');
+
+// ---- drain ---------------------------------------------------------------------------------
+
+const DRAIN_NS = 'bench-drain';
+
+async function podsReadyOn(api: Api, node: string, want: number): Promise<true | undefined> {
+  const pods = (await api.core.listNamespacedPod({ namespace: DRAIN_NS, fieldSelector: `spec.nodeName=${node}` })).items;
+  const ready = pods.filter((p) => !p.metadata?.deletionTimestamp && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+  return ready.length === want && pods.length === want ? true : undefined;
+}
+
+async function placePods(cluster: Cluster, api: Api, node: string, pods: number): Promise<void> {
+  await api.core.createNamespace({ body: { metadata: { name: DRAIN_NS } } }).catch(() => undefined);
+  const labels = { app: 'drainee' };
+  await api.apps.createNamespacedDeployment({
+    namespace: DRAIN_NS,
+    body: {
+      metadata: { name: 'drainee' },
+      spec: {
+        replicas: pods,
+        selector: { matchLabels: labels },
+        template: {
+          metadata: { labels },
+          spec: {
+            nodeSelector: { 'kubernetes.io/hostname': node },
+            terminationGracePeriodSeconds: 30,
+            // Exits at once on SIGTERM, so both drains wait for the API, not for the pods.
+            containers: [{ name: 'app', image: cluster.testImage, imagePullPolicy: 'Never', command: ['sh', '-c', "trap 'exit 0' TERM; sleep 100000 & wait"] }],
+          },
+        },
+      },
+    },
+  });
+}
+
+export interface DrainFigures {
+  ours: Stats;
+  kubectl: Stats;
+  ratio: number;
+  rounds: number;
+  pods: number;
+}
+
+async function drainRounds(cluster: Cluster, api: Api, node: string, pods: number, rounds: number, say: (s: string) => void): Promise<DrainFigures> {
+  await placePods(cluster, api, node, pods);
+  const config = defaultConfig();
+  const log = createLogger({ level: 'warn' });
+  const kube = createKubeAdapters(api.kc, config, systemClock, log);
+  const ours = async () => {
+    await kube.nodes.patch(node, { unschedulable: true });
+    await drainNode({
+      nodeName: node,
+      deadline: new Date(Date.now() + 600_000),
+      config,
+      evictor: kube.evictor,
+      clock: systemClock,
+      log,
+      onBlocked: async () => undefined,
+    });
+  };
+  const theirs = async () => {
+    await run(cluster.kubectl, ['--kubeconfig', cluster.kubeconfig, 'drain', node, '--ignore-daemonsets', '--delete-emptydir-data', '--timeout=600s']);
+  };
+  const times = { ours: [] as number[], kubectl: [] as number[] };
+  for (let round = 1; round <= rounds; round++) {
+    // Alternated, and the order flipped each round, so neither gets the warmer cluster.
+    const order: (keyof typeof times)[] = round % 2 === 1 ? ['ours', 'kubectl'] : ['kubectl', 'ours'];
+    for (const who of order) {
+      await until(`${pods} pods Ready on ${node}`, 600_000, () => podsReadyOn(api, node, pods), 1000);
+      await sleep(2000);
+      const t = performance.now();
+      await (who === 'ours' ? ours() : theirs());
+      const s = (performance.now() - t) / 1000;
+      times[who].push(s);
+      say(`drain round ${round}, ${who === 'ours' ? 'cri-migrator' : 'kubectl drain'}: ${s.toFixed(2)} s`);
+      await run(cluster.kubectl, ['--kubeconfig', cluster.kubeconfig, 'uncordon', node]);
+    }
+  }
+  await api.core.deleteNamespace({ name: DRAIN_NS }).catch(() => undefined);
+  const o = stats(times.ours.map((s) => s * 1000));
+  const k = stats(times.kubectl.map((s) => s * 1000));
+  return { ours: o, kubectl: k, ratio: o.median / k.median, rounds, pods };
+}
+
+// ---- counting proxy ------------------------------------------------------------------------
+
+/** "verb resource[/subresource]" as the API server's audit log would name the request. */
+export function requestKind(method: string, url: string): string {
+  const u = new URL(url, 'http://x');
+  const parts = u.pathname.split('/').filter(Boolean);
+  // /api/v1/... or /apis/group/version/...
+  const rest = parts[0] === 'api' ? parts.slice(2) : parts.slice(3);
+  if (rest[0] === 'namespaces' && rest.length > 2) rest.splice(0, 2);
+  const [resource = u.pathname, name, sub] = rest;
+  const watch = u.searchParams.get('watch') === 'true' || u.searchParams.get('watch') === '1';
+  const verb =
+    method === 'GET' ? (watch ? 'watch' : name ? 'get' : 'list') : method === 'POST' ? 'create' : method === 'PATCH' ? 'patch' : method === 'PUT' ? 'update' : method === 'DELETE' ? 'delete' : method;
+  return `${verb} ${resource}${sub ? `/${sub}` : ''}`;
+}
+
+/** An HTTP forwarder to `kubectl proxy` that counts each request by kind. */
+async function countingProxy(upstreamPort: number) {
+  const counts = new Map<string, number>();
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const kind = requestKind(req.method ?? 'GET', req.url ?? '/');
+    counts.set(kind, (counts.get(kind) ?? 0) + 1);
+    const up = request({ host: '127.0.0.1', port: upstreamPort, method: req.method, path: req.url, headers: req.headers }, (upRes) => {
+      res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+      upRes.pipe(res);
+    });
+    up.on('error', () => res.destroy());
+    res.on('close', () => up.destroy());
+    req.pipe(up);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as AddressInfo).port,
+    counts,
+    close: () => {
+      server.closeAllConnections();
+      return new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+async function kubectlProxy(cluster: Cluster): Promise<{ port: number; child: ChildProcess }> {
+  const child = spawn(cluster.kubectl, ['--kubeconfig', cluster.kubeconfig, 'proxy', '--port=0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /Starting to serve on 127\.0\.0\.1:(\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`kubectl proxy exited ${code}: ${out}`)));
+  });
+  return { port, child };
+}
+
+// ---- one node's switch ---------------------------------------------------------------------
+
+export interface SwitchFigures {
+  node: string;
+  /** Seconds from the intent of each phase to the phase recorded, in order. */
+  phases: { phase: string; seconds: number }[];
+  totalS: number;
+  /** The whole `migrate` command, its start and exit included. */
+  wallS: number;
+  drainS: number;
+  outsideDrainS: number;
+  floor: { containerdS: Stats; kubeletS: Stats; totalS: number };
+  requests: Record<string, number>;
+  /** Requests other than evictions. */
+  requestsWithoutEvictions: number;
+  evictions: number;
+  exitCode: number;
+}
+
+/** Records when each intent and each phase first appears on the node, in ms since `t0`. */
+function phaseClock(api: Api, node: string) {
+  const seen: { key: string; at: number }[] = [];
+  const have = new Set<string>();
+  let rv: string | undefined;
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      const n = await api.core.readNode({ name: node }).catch(() => undefined);
+      if (n && n.metadata?.resourceVersion !== rv) {
+        rv = n.metadata?.resourceVersion;
+        const a = n.metadata?.annotations ?? {};
+        for (const key of [`intent ${a[`${PREFIX}intent`] ?? ''}`, `phase ${a[`${PREFIX}phase`] ?? ''}`]) {
+          if (!key.endsWith(' ') && !have.has(key)) {
+            have.add(key);
+            seen.push({ key, at: performance.now() });
+          }
+        }
+      }
+      await sleep(100);
+    }
+  })();
+  return {
+    seen,
+    async stop() {
+      stopped = true;
+      await loop;
+    },
+  };
+}
+
+/** On the node, seconds of each: containerd restarted until its CRI answers; the kubelet restarted until the node reports Ready again. */
+async function floorOn(api: Api, node: string, rounds: number): Promise<SwitchFigures['floor']> {
+  const containerd: number[] = [];
+  const kubelet: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    const { stdout } = await run('docker', [
+      'exec', node, 'bash', '-c',
+      't=$(date +%s%N); systemctl restart containerd.service; until crictl --runtime-endpoint unix:///run/containerd/containerd.sock info >/dev/null 2>&1; do :; done; echo $(( ($(date +%s%N) - t) / 1000000 ))',
+    ]);
+    containerd.push(Number(stdout.trim()));
+    await sleep(3000);
+    const before = readyCondition(await api.core.readNode({ name: node }))?.lastHeartbeatTime;
+    const t = Date.now();
+    await run('docker', ['exec', node, 'systemctl', 'restart', 'kubelet.service']);
+    // A status the restarted kubelet posted: Ready, with a heartbeat newer than the one before and
+    // not older than the restart (heartbeats have whole seconds).
+    await until('the node Ready after the kubelet restart', 120_000, async () => {
+      const c = readyCondition(await api.core.readNode({ name: node }));
+      const beat = c?.lastHeartbeatTime ? new Date(c.lastHeartbeatTime).getTime() : 0;
+      const prev = before ? new Date(before).getTime() : 0;
+      return c?.status === 'True' && beat > prev && beat >= Math.floor(t / 1000) * 1000 ? true : undefined;
+    }, 50);
+    kubelet.push(Date.now() - t);
+    await sleep(3000);
+  }
+  const c = stats(containerd);
+  const k = stats(kubelet);
+  return { containerdS: c, kubeletS: k, totalS: (c.median + k.median) / 1000 };
+}
+
+async function switchOne(cluster: Cluster, api: Api, node: string, say: (s: string) => void): Promise<SwitchFigures> {
+  await api.core.createNamespace({ body: { metadata: { name: 'cri-migrator' } } }).catch(() => undefined);
+  const proxy = await kubectlProxy(cluster);
+  const counter = await countingProxy(proxy.port);
+  const dir = mkdtempSync(join(tmpdir(), 'crim-bench-kind-'));
+  const kubeconfig = join(dir, 'kubeconfig');
+  writeFileSync(
+    kubeconfig,
+    `apiVersion: v1\nkind: Config\nclusters: [{name: p, cluster: {server: "http://127.0.0.1:${counter.port}"}}]\nusers: [{name: u, user: {}}]\ncontexts: [{name: p, context: {cluster: p, user: u}}]\ncurrent-context: p\n`,
+  );
+  const configPath = await writeConfig(cluster);
+  const clock = phaseClock(api, node);
+  const started = performance.now();
+  let exitCode = -1;
+  let output = '';
+  try {
+    const child = spawn(process.execPath, [join(ROOT, 'dist/main.js'), 'migrate', node, '--kubeconfig', kubeconfig, '--config', configPath], {
+      env: productEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+    exitCode = await new Promise<number>((r) => child.once('exit', (code) => r(code ?? -1)));
+  } finally {
+    await clock.stop();
+    await counter.close();
+    proxy.child.kill();
+  }
+  const wallS = (performance.now() - started) / 1000;
+  if (exitCode !== 0) throw new Error(`migrate ${node} exited ${exitCode}:\n${output.slice(-3000)}`);
+  const at = (key: string) => clock.seen.find((s) => s.key === key)?.at;
+  const first = clock.seen.find((s) => s.key.startsWith('intent '))?.at;
+  const done = at('phase Succeeded');
+  if (first === undefined || done === undefined) throw new Error(`the node's phases were not seen: ${JSON.stringify(clock.seen)}`);
+  // From the first intent written to Succeeded recorded: the migration, without the CLI's start.
+  const totalS = (done - first) / 1000;
+  say(`switched ${node}: ${totalS.toFixed(1)} s on the node (${wallS.toFixed(1)} s for the whole migrate command)`);
+  const phases: SwitchFigures['phases'] = [];
+  for (const phase of ['Preflight', 'Cordoned', 'Drained', 'RuntimeConfigured', 'KubeletSwitched', 'Verified', 'Uncordoned', 'Succeeded']) {
+    const from = at(`intent ${phase}`);
+    const to = at(`phase ${phase}`);
+    if (from !== undefined && to !== undefined) phases.push({ phase, seconds: (to - from) / 1000 });
+  }
+  const drainS = phases.find((p) => p.phase === 'Drained')?.seconds ?? 0;
+  say('floor: containerd and kubelet restarted on the node, 3 times each');
+  const floor = await floorOn(api, node, 3);
+  const requests = Object.fromEntries([...counter.counts].sort(([a], [b]) => a.localeCompare(b)));
+  const evictions = counter.counts.get('create pods/eviction') ?? 0;
+  const all = [...counter.counts.values()].reduce((a, b) => a + b, 0);
+  return { node, phases, totalS, wallS, drainS, outsideDrainS: totalS - drainS, floor, requests, requestsWithoutEvictions: all - evictions, evictions, exitCode };
+}
+
+// ---- the part ------------------------------------------------------------------------------
+
+export interface KindFigures {
+  drain: DrainFigures;
+  switch: SwitchFigures;
+}
+
+export async function runKind(options: { rounds: number; pods: number; keep: boolean; say: (s: string) => void }): Promise<KindFigures> {
+  const { say } = options;
+  say('kind: cluster crim-bench-132 (Kubernetes 1.32, two Docker workers via cri-dockerd), built or reused by hack/cluster.sh');
+  const cluster = await ensureCluster('1.32', 'crim-bench-132');
+  try {
+    const api = kubeClients(cluster);
+    const [drainee, switched] = cluster.nodes.filter((n) => n.role === 'worker').map((n) => n.name);
+    if (!drainee || !switched) throw new Error(`crim-bench-132 has fewer than two workers: ${cluster.nodes.map((n) => n.name).join(', ')}`);
+    say(`drain: ${options.pods} pods on ${drainee}, ${options.rounds} rounds each, alternated`);
+    const drain = await drainRounds(cluster, api, drainee, options.pods, options.rounds, say);
+    say(`switch: migrate ${switched} through a counting proxy, then the floor on it`);
+    const sw = await switchOne(cluster, api, switched, say);
+    return { drain, switch: sw };
+  } finally {
+    if (!options.keep) await releaseCluster(cluster);
+  }
+}
