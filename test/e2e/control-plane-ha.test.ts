@@ -3,7 +3,7 @@
 // in-cluster controller, installed with Helm into a namespace of its own (its ServiceAccount's
 // rights checked there), first rolls back a control plane whose containerd is broken and halts
 // there (no other node touched), then migrates the three control planes, one at a time, while a
-// watcher records every failed API request and etcd's members (the worker too with E2E_LONG=1).
+// watcher records every failed API request and etcd's members, and the worker.
 import { execFile } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { clusterName, ensureCluster, kubeClients, LONG, releaseCluster, sshRun, type Cluster } from "./harness.js";
+import { clusterName, ensureCluster, kubeClients, releaseCluster, sshRun, type Cluster } from "./harness.js";
 import { runCli, writeConfig } from "./controller.js";
 import { annotationsOf, isReady, MIGRATE_LABEL, mergePatch, phaseOf, PREFIX, runtimeOf, timeline, watchNode, type Api } from "./ops.js";
 import { components, staticPodsOn, watchApi } from "./control-plane.js";
@@ -28,7 +28,7 @@ describe.each(cpMinors)("an HA control plane on Docker, Kubernetes %s", (minor) 
   let helm: string;
   // A namespace other than the manifests' own: the chart's namespacing is what is tested.
   const releaseNs = "cri-migrator-helm";
-  /** The nodes asked for: the three control planes (and the worker with E2E_LONG=1). */
+  /** The nodes asked for: the three control planes and the worker. */
   let asked: Cluster["nodes"];
   const kubectl = async (...args: string[]) => (await run(cluster.kubectl, ["--kubeconfig", cluster.kubeconfig, ...args], big)).stdout;
   const label = (name: string) => api.core.patchNode({ name, body: { metadata: { labels: { [MIGRATE_LABEL]: "containerd" } } } }, mergePatch());
@@ -47,7 +47,7 @@ describe.each(cpMinors)("an HA control plane on Docker, Kubernetes %s", (minor) 
       await run("bash", ["-c", `docker save ${image} | docker exec -i ${n.name} docker load -q`], big);
       await run("bash", ["-c", `docker save ${image} | docker exec -i ${n.name} ctr -n k8s.io images import -`], big);
     }
-    asked = cluster.nodes.filter((n) => LONG || n.role === "control-plane");
+    asked = cluster.nodes;
     await kubectl("create", "namespace", releaseNs).catch(() => "");
     await kubectl("label", "namespace", releaseNs, "pod-security.kubernetes.io/enforce=baseline");
     await kubectl("-n", releaseNs, "create", "secret", "generic", "cri-migrator-ssh", `--from-file=id_ed25519=${cluster.sshKey}`, `--from-file=known_hosts=${cluster.knownHosts}`);
@@ -102,7 +102,7 @@ describe.each(cpMinors)("an HA control plane on Docker, Kubernetes %s", (minor) 
     expect(resume.code, resume.stderr).toBe(0);
   }, 30 * 60_000);
 
-  it(`the in-cluster controller migrates the three control planes one at a time${LONG ? " and the worker" : ""}, the API answering all along`, async () => {
+  it("the in-cluster controller (helm install) migrates the three control planes one at a time and the worker, the API answering all along", async () => {
     const cps = cluster.nodes.filter((n) => n.role === "control-plane").map((n) => n.name);
     const watcher = watchApi(api);
     const intervals = new Map<string, { from?: number; to?: number }>();
