@@ -1,7 +1,7 @@
 // The parts of the benchmark that need a real cluster (kind 1.32, Docker workers, built by the
 // project's harness): the drain against `kubectl drain` on the same pods, one node's switch phase
 // by phase against the floor measured on that node, and the API requests of that migration,
-// counted by a proxy between the CLI and the API server.
+// counted by a proxy between the controller and the API server.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -16,6 +16,7 @@ import { createKubeAdapters } from '../src/kube/index.js';
 import { createLogger } from '../src/log.js';
 import { systemClock } from '../src/ports.js';
 import { ensureCluster, kubeClients, productEnv, releaseCluster, type Cluster } from '../test/e2e/harness.js';
+import { mergePatch } from '../test/e2e/ops.js';
 import { writeConfig } from '../test/e2e/controller.js';
 import { stats, type Stats } from './stats.js';
 
@@ -182,16 +183,17 @@ export interface SwitchFigures {
   /** Seconds from the intent of each phase to the phase recorded, in order. */
   phases: { phase: string; seconds: number }[];
   totalS: number;
-  /** The whole `migrate` command, its start and exit included. */
+  /** From labelling the node to Succeeded. */
   wallS: number;
   drainS: number;
   outsideDrainS: number;
   floor: { containerdS: Stats; kubeletS: Stats; totalS: number };
   requests: Record<string, number>;
-  /** Requests other than evictions. */
+  /** Requests from the label to Succeeded, other than evictions and the Lease's. */
   requestsWithoutEvictions: number;
   evictions: number;
-  exitCode: number;
+  /** Lease reads and renewals in that time (leader election, not the migration). */
+  leases: number;
 }
 
 /** Records when each intent and each phase first appears on the node, in ms since `t0`. */
@@ -265,33 +267,53 @@ async function switchOne(cluster: Cluster, api: Api, node: string, say: (s: stri
     kubeconfig,
     `apiVersion: v1\nkind: Config\nclusters: [{name: p, cluster: {server: "http://127.0.0.1:${counter.port}"}}]\nusers: [{name: u, user: {}}]\ncontexts: [{name: p, context: {cluster: p, user: u}}]\ncurrent-context: p\n`,
   );
-  const configPath = await writeConfig(cluster);
-  const clock = phaseClock(api, node);
-  const started = performance.now();
-  let exitCode = -1;
+  const configPath = await writeConfig(cluster, 'metricsPort: 0\n');
+  // The controller, as the Deployment runs it (dist/main.js run), its every request through the proxy.
+  const child = spawn(process.execPath, [join(ROOT, 'dist/main.js'), 'run', '--kubeconfig', kubeconfig, '--config', configPath], {
+    env: productEnv({ POD_NAME: 'bench-controller' }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
+  child.stdout!.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-20_000)));
+  child.stderr!.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-20_000)));
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  let clock: ReturnType<typeof phaseClock> | undefined;
+  let counts: Map<string, number>;
+  let wallS: number;
   try {
-    const child = spawn(process.execPath, [join(ROOT, 'dist/main.js'), 'migrate', node, '--kubeconfig', kubeconfig, '--config', configPath], {
-      env: productEnv(),
-      stdio: ['ignore', 'pipe', 'pipe'],
+    await until('the controller to lead', 120_000, async () => {
+      const lease = await api.coordination.readNamespacedLease({ namespace: 'cri-migrator', name: 'cri-migrator' });
+      return lease.spec?.holderIdentity === 'bench-controller' ? true : undefined;
     });
-    child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-    exitCode = await new Promise<number>((r) => child.once('exit', (code) => r(code ?? -1)));
+    await sleep(2000);
+    counter.counts.clear();
+    clock = phaseClock(api, node);
+    const started = performance.now();
+    await api.core.patchNode({ name: node, body: { metadata: { labels: { 'cri-migrator.dev/migrate': 'containerd' } } } }, mergePatch());
+    await until(`${node} Succeeded`, 600_000, async () => {
+      if (child.exitCode !== null) throw new Error('the controller exited');
+      const phase = (await api.core.readNode({ name: node })).metadata?.annotations?.[`${PREFIX}phase`];
+      if (phase === 'RolledBack' || phase === 'Failed') throw new Error(`${node} ended ${phase}`);
+      return phase === 'Succeeded' ? true : undefined;
+    });
+    wallS = (performance.now() - started) / 1000;
+    counts = new Map(counter.counts);
+  } catch (err) {
+    throw new Error(`migrating ${node} under the controller failed: ${(err as Error).message}\n${output.slice(-3000)}`, { cause: err });
   } finally {
-    await clock.stop();
+    await clock?.stop();
+    child.kill('SIGTERM');
+    await exited;
     await counter.close();
     proxy.child.kill();
   }
-  const wallS = (performance.now() - started) / 1000;
-  if (exitCode !== 0) throw new Error(`migrate ${node} exited ${exitCode}:\n${output.slice(-3000)}`);
-  const at = (key: string) => clock.seen.find((s) => s.key === key)?.at;
-  const first = clock.seen.find((s) => s.key.startsWith('intent '))?.at;
+  const at = (key: string) => clock!.seen.find((s) => s.key === key)?.at;
+  const first = clock!.seen.find((s) => s.key.startsWith('intent '))?.at;
   const done = at('phase Succeeded');
-  if (first === undefined || done === undefined) throw new Error(`the node's phases were not seen: ${JSON.stringify(clock.seen)}`);
-  // From the first intent written to Succeeded recorded: the migration, without the CLI's start.
+  if (first === undefined || done === undefined) throw new Error(`the node's phases were not seen: ${JSON.stringify(clock!.seen)}`);
+  // From the first intent written to Succeeded recorded: the migration, without the admission.
   const totalS = (done - first) / 1000;
-  say(`switched ${node}: ${totalS.toFixed(1)} s on the node (${wallS.toFixed(1)} s for the whole migrate command)`);
+  say(`switched ${node}: ${totalS.toFixed(1)} s from the first intent to Succeeded (${wallS.toFixed(1)} s from the label)`);
   const phases: SwitchFigures['phases'] = [];
   for (const phase of ['Preflight', 'Cordoned', 'Drained', 'RuntimeConfigured', 'KubeletSwitched', 'Verified', 'Uncordoned', 'Succeeded']) {
     const from = at(`intent ${phase}`);
@@ -301,10 +323,12 @@ async function switchOne(cluster: Cluster, api: Api, node: string, say: (s: stri
   const drainS = phases.find((p) => p.phase === 'Drained')?.seconds ?? 0;
   say('floor: containerd and kubelet restarted on the node, 3 times each');
   const floor = await floorOn(api, node, 3);
-  const requests = Object.fromEntries([...counter.counts].sort(([a], [b]) => a.localeCompare(b)));
-  const evictions = counter.counts.get('create pods/eviction') ?? 0;
-  const all = [...counter.counts.values()].reduce((a, b) => a + b, 0);
-  return { node, phases, totalS, wallS, drainS, outsideDrainS: totalS - drainS, floor, requests, requestsWithoutEvictions: all - evictions, evictions, exitCode };
+  const requests = Object.fromEntries([...counts].sort(([a], [b]) => a.localeCompare(b)));
+  const evictions = counts.get('create pods/eviction') ?? 0;
+  // The Lease is renewed every few seconds whatever the controller does: counted apart.
+  const leases = [...counts].filter(([k]) => k.endsWith(' leases')).reduce((a, [, v]) => a + v, 0);
+  const all = [...counts.values()].reduce((a, b) => a + b, 0);
+  return { node, phases, totalS, wallS, drainS, outsideDrainS: totalS - drainS, floor, requests, requestsWithoutEvictions: all - evictions - leases, evictions, leases };
 }
 
 // ---- the part ------------------------------------------------------------------------------
@@ -324,7 +348,7 @@ export async function runKind(options: { rounds: number; pods: number; keep: boo
     if (!drainee || !switched) throw new Error(`crim-bench-132 has fewer than two workers: ${cluster.nodes.map((n) => n.name).join(', ')}`);
     say(`drain: ${options.pods} pods on ${drainee}, ${options.rounds} rounds each, alternated`);
     const drain = await drainRounds(cluster, api, drainee, options.pods, options.rounds, say);
-    say(`switch: migrate ${switched} through a counting proxy, then the floor on it`);
+    say(`switch: the controller migrates ${switched}, its requests through a counting proxy; then the floor on that node`);
     const sw = await switchOne(cluster, api, switched, say);
     return { drain, switch: sw };
   } finally {

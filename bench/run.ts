@@ -73,7 +73,7 @@ async function kindPart(): Promise<void> {
     '<= floor + 2 s',
     s.outsideDrainS <= s.floor.totalS + 2,
   );
-  row(`API requests, migrate ${s.node}`, `${s.requestsWithoutEvictions} besides ${s.evictions} evictions: ${JSON.stringify(s.requests)}`, '<= 25 + one eviction per pod', s.requestsWithoutEvictions <= 25);
+  row(`API requests, controller migrating ${s.node}`, `${s.requestsWithoutEvictions} besides ${s.evictions} evictions and ${s.leases} Lease requests: ${JSON.stringify(s.requests)}`, '<= 25 + one eviction per pod', s.requestsWithoutEvictions <= 25);
 }
 
 async function main(): Promise<void> {
