@@ -9,6 +9,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { Watch } from '@kubernetes/client-node';
 import type * as k8s from '@kubernetes/client-node';
 import { defaultConfig } from '../src/config.js';
 import { drainNode } from '../src/drain/drain.js';
@@ -187,6 +188,9 @@ export interface SwitchFigures {
   wallS: number;
   drainS: number;
   outsideDrainS: number;
+  /** The MigrationImagesCarried Event's message, and its seconds (part of outsideDrainS). */
+  carried: string;
+  carryS: number;
   floor: { containerdS: Stats; kubeletS: Stats; totalS: number };
   requests: Record<string, number>;
   /** Requests from the label to Succeeded, other than evictions and the Lease's. */
@@ -196,33 +200,39 @@ export interface SwitchFigures {
   leases: number;
 }
 
-/** Records when each intent and each phase first appears on the node, in ms since `t0`. */
-function phaseClock(api: Api, node: string) {
+/** Records when each intent and each phase first appears on the node (performance.now()), from a watch: no change is missed. */
+async function phaseClock(api: Api, node: string) {
   const seen: { key: string; at: number }[] = [];
   const have = new Set<string>();
-  let rv: string | undefined;
-  let stopped = false;
-  const loop = (async () => {
-    while (!stopped) {
-      const n = await api.core.readNode({ name: node }).catch(() => undefined);
-      if (n && n.metadata?.resourceVersion !== rv) {
-        rv = n.metadata?.resourceVersion;
-        const a = n.metadata?.annotations ?? {};
-        for (const key of [`intent ${a[`${PREFIX}intent`] ?? ''}`, `phase ${a[`${PREFIX}phase`] ?? ''}`]) {
-          if (!key.endsWith(' ') && !have.has(key)) {
-            have.add(key);
-            seen.push({ key, at: performance.now() });
-          }
-        }
+  const note = (n: k8s.V1Node | undefined) => {
+    const a = n?.metadata?.annotations ?? {};
+    for (const key of [`intent ${a[`${PREFIX}intent`] ?? ''}`, `phase ${a[`${PREFIX}phase`] ?? ''}`]) {
+      if (!key.endsWith(' ') && !have.has(key)) {
+        have.add(key);
+        seen.push({ key, at: performance.now() });
       }
-      await sleep(100);
     }
-  })();
+  };
+  let stopped = false;
+  let request: { abort(): void } | undefined;
+  const start = async (): Promise<void> => {
+    const current = await api.core.readNode({ name: node });
+    note(current);
+    request = await new Watch(api.kc).watch(
+      '/api/v1/nodes',
+      { fieldSelector: `metadata.name=${node}`, resourceVersion: current.metadata?.resourceVersion },
+      (_type: string, object: k8s.V1Node) => note(object),
+      () => {
+        if (!stopped) void start().catch(() => undefined); // the watch ended early: again from a fresh read
+      },
+    );
+  };
+  await start();
   return {
     seen,
-    async stop() {
+    stop() {
       stopped = true;
-      await loop;
+      request?.abort();
     },
   };
 }
@@ -263,9 +273,10 @@ async function switchOne(cluster: Cluster, api: Api, node: string, say: (s: stri
   const counter = await countingProxy(proxy.port);
   const dir = mkdtempSync(join(tmpdir(), 'crim-bench-kind-'));
   const kubeconfig = join(dir, 'kubeconfig');
+  // Plain HTTP on 127.0.0.1 to the proxy (client-node takes http:// only with TLS verification off).
   writeFileSync(
     kubeconfig,
-    `apiVersion: v1\nkind: Config\nclusters: [{name: p, cluster: {server: "http://127.0.0.1:${counter.port}"}}]\nusers: [{name: u, user: {}}]\ncontexts: [{name: p, context: {cluster: p, user: u}}]\ncurrent-context: p\n`,
+    `apiVersion: v1\nkind: Config\nclusters: [{name: p, cluster: {server: "http://127.0.0.1:${counter.port}", insecure-skip-tls-verify: true}}]\nusers: [{name: u, user: {}}]\ncontexts: [{name: p, context: {cluster: p, user: u}}]\ncurrent-context: p\n`,
   );
   const configPath = await writeConfig(cluster, 'metricsPort: 0\n');
   // The controller, as the Deployment runs it (dist/main.js run), its every request through the proxy.
@@ -277,7 +288,7 @@ async function switchOne(cluster: Cluster, api: Api, node: string, say: (s: stri
   child.stdout!.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-20_000)));
   child.stderr!.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-20_000)));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  let clock: ReturnType<typeof phaseClock> | undefined;
+  let clock: Awaited<ReturnType<typeof phaseClock>> | undefined;
   let counts: Map<string, number>;
   let wallS: number;
   try {
@@ -287,7 +298,7 @@ async function switchOne(cluster: Cluster, api: Api, node: string, say: (s: stri
     });
     await sleep(2000);
     counter.counts.clear();
-    clock = phaseClock(api, node);
+    clock = await phaseClock(api, node);
     const started = performance.now();
     await api.core.patchNode({ name: node, body: { metadata: { labels: { 'cri-migrator.dev/migrate': 'containerd' } } } }, mergePatch());
     await until(`${node} Succeeded`, 600_000, async () => {
@@ -301,7 +312,7 @@ async function switchOne(cluster: Cluster, api: Api, node: string, say: (s: stri
   } catch (err) {
     throw new Error(`migrating ${node} under the controller failed: ${(err as Error).message}\n${output.slice(-3000)}`, { cause: err });
   } finally {
-    await clock?.stop();
+    clock?.stop();
     child.kill('SIGTERM');
     await exited;
     await counter.close();
@@ -321,6 +332,11 @@ async function switchOne(cluster: Cluster, api: Api, node: string, say: (s: stri
     if (from !== undefined && to !== undefined) phases.push({ phase, seconds: (to - from) / 1000 });
   }
   const drainS = phases.find((p) => p.phase === 'Drained')?.seconds ?? 0;
+  // The images that were only in Docker, carried into containerd (what an air-gapped node needs): data moved, said apart.
+  const carried = (await api.core.listNamespacedEvent({ namespace: 'default', fieldSelector: `involvedObject.name=${node},reason=MigrationImagesCarried` })).items
+    .map((e) => e.message ?? '')
+    .pop();
+  const carryS = Number(/ in ([\d.]+)s/.exec(carried ?? '')?.[1] ?? 0);
   say('floor: containerd and kubelet restarted on the node, 3 times each');
   const floor = await floorOn(api, node, 3);
   const requests = Object.fromEntries([...counts].sort(([a], [b]) => a.localeCompare(b)));
@@ -328,7 +344,7 @@ async function switchOne(cluster: Cluster, api: Api, node: string, say: (s: stri
   // The Lease is renewed every few seconds whatever the controller does: counted apart.
   const leases = [...counts].filter(([k]) => k.endsWith(' leases')).reduce((a, [, v]) => a + v, 0);
   const all = [...counts.values()].reduce((a, b) => a + b, 0);
-  return { node, phases, totalS, wallS, drainS, outsideDrainS: totalS - drainS, floor, requests, requestsWithoutEvictions: all - evictions - leases, evictions, leases };
+  return { node, phases, totalS, wallS, drainS, outsideDrainS: totalS - drainS, carried: carried ?? 'no MigrationImagesCarried Event', carryS, floor, requests, requestsWithoutEvictions: all - evictions - leases, evictions, leases };
 }
 
 // ---- the part ------------------------------------------------------------------------------
