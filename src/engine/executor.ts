@@ -537,8 +537,8 @@ const ACTIONS: Record<Exclude<ActionName, 'beginRollback' | 'fail'>, ActionImpl>
   },
 
   async cordon(ctx) {
-    if (!ctx.node.unschedulable) await ctx.deps.nodes.patch(ctx.node.name, { unschedulable: true });
-    return {};
+    // Cordoned in the same write that records the phase: one request, and never one without the other.
+    return ctx.node.unschedulable ? {} : { patch: { unschedulable: true } };
   },
 
   async drain(ctx) {
@@ -614,10 +614,8 @@ const ACTIONS: Record<Exclude<ActionName, 'beginRollback' | 'fail'>, ActionImpl>
   },
 
   async uncordon(ctx) {
-    if (ctx.state.wasUnschedulable !== true && ctx.node.unschedulable) {
-      await ctx.deps.nodes.patch(ctx.node.name, { unschedulable: false });
-    }
-    return {};
+    // Uncordoned in the write that records Uncordoned, as the cordon was.
+    return ctx.state.wasUnschedulable !== true && ctx.node.unschedulable ? { patch: { unschedulable: false } } : {};
   },
 
   async finish() {
