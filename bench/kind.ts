@@ -20,6 +20,7 @@ import { ensureCluster, kubeClients, productEnv, releaseCluster, type Cluster } 
 import { mergePatch } from '../test/e2e/ops.js';
 import { writeConfig } from '../test/e2e/controller.js';
 import { stats, type Stats } from './stats.js';
+import { entrypointNodeFlags } from './controller.js';
 
 const run = promisify(execFile);
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -280,7 +281,7 @@ async function switchOne(cluster: Cluster, api: Api, node: string, say: (s: stri
   );
   const configPath = await writeConfig(cluster, 'metricsPort: 0\n');
   // The controller, as the Deployment runs it (dist/main.js run), its every request through the proxy.
-  const child = spawn(process.execPath, [join(ROOT, 'dist/main.js'), 'run', '--kubeconfig', kubeconfig, '--config', configPath], {
+  const child = spawn(process.execPath, [...entrypointNodeFlags(), join(ROOT, 'dist/main.js'), 'run', '--kubeconfig', kubeconfig, '--config', configPath], {
     env: productEnv({ POD_NAME: 'bench-controller' }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,7 +1,16 @@
-// The counting proxy of `npm run bench` (kind part) names requests as the API server's audit log
-// would: verb and resource, so "API requests per migration" adds up what was really sent.
+// What `npm run bench` relies on to measure the right thing: the counting proxy (kind part) names
+// requests as the API server's audit log would (verb and resource), and the controller runs with
+// the node flags the image's ENTRYPOINT gives it.
 import { describe, expect, it } from 'vitest';
+import { entrypointNodeFlags } from '../../bench/controller.js';
 import { requestKind } from '../../bench/kind.js';
+
+describe('entrypointNodeFlags', () => {
+  it("reads the node flags of the Dockerfile's ENTRYPOINT", () => {
+    expect(entrypointNodeFlags('FROM x\nENTRYPOINT ["node", "--optimize-for-size", "/app/dist/main.js"]\nCMD ["run"]\n')).toEqual(['--optimize-for-size']);
+    expect(entrypointNodeFlags()).toContain('--optimize-for-size');
+  });
+});
 
 describe('requestKind', () => {
   it.each([
