@@ -69,10 +69,10 @@ export class KubeNodeWatch implements NodeWatch {
         this.log.error({ err }, 'node event handler failed');
       }
     };
+    // Listed page by page, each page converted (and its objects cut down) before the next arrives.
     // The cache is whole once a list has arrived and the informer has added its items (in the
     // microtask after this one resolves: a macrotask later they are all in); start() resolves even
     // when the list failed, so it cannot tell.
-    // Page by page; each page converted and let go before the next arrives.
     const list = async () => {
       const items: V1Node[] = [];
       let resourceVersion: string | undefined;
