@@ -9,34 +9,23 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { Watch } from '@kubernetes/client-node';
 import type * as k8s from '@kubernetes/client-node';
 import { defaultConfig } from '../src/config.js';
 import { drainNode } from '../src/drain/drain.js';
 import { createKubeAdapters } from '../src/kube/index.js';
 import { createLogger } from '../src/log.js';
 import { systemClock } from '../src/ports.js';
-import { ensureCluster, kubeClients, productEnv, releaseCluster, type Cluster } from '../test/e2e/harness.js';
-import { mergePatch } from '../test/e2e/ops.js';
+import { FORWARD_PHASES, TERMINAL_PHASES, type Phase } from '../src/domain/types.js';
+import { ensureCluster, kubeClients, productEnv, releaseCluster, waitFor, type Cluster } from '../test/e2e/harness.js';
+import { intentOf, mergePatch, MIGRATE_LABEL, phaseOf, watchNode } from '../test/e2e/ops.js';
 import { writeConfig } from '../test/e2e/controller.js';
 import { stats, type Stats } from './stats.js';
 import { entrypointNodeFlags } from './controller.js';
 
 const run = promisify(execFile);
 const ROOT = new URL('..', import.meta.url).pathname;
-const PREFIX = 'cri-migrator.dev/';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 type Api = ReturnType<typeof kubeClients>;
-
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>, everyMs = 250): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
 
 const readyCondition = (n: k8s.V1Node) => n.status?.conditions?.find((c) => c.type === 'Ready');
 
@@ -107,7 +96,7 @@ async function drainRounds(cluster: Cluster, api: Api, node: string, pods: numbe
     // Alternated, and the order flipped each round, so neither gets the warmer cluster.
     const order: (keyof typeof times)[] = round % 2 === 1 ? ['ours', 'kubectl'] : ['kubectl', 'ours'];
     for (const who of order) {
-      await until(`${pods} pods Ready on ${node}`, 600_000, () => podsReadyOn(api, node, pods), 1000);
+      await waitFor(`${pods} pods Ready on ${node}`, 600_000, () => podsReadyOn(api, node, pods));
       await sleep(2000);
       const t = performance.now();
       await (who === 'ours' ? ours() : theirs());
@@ -195,47 +184,10 @@ export interface SwitchFigures {
   floor: { containerdS: Stats; kubeletS: Stats; totalS: number };
   requests: Record<string, number>;
   /** Requests from the label to Succeeded, other than evictions and the Lease's. */
-  requestsWithoutEvictions: number;
+  migrationRequests: number;
   evictions: number;
   /** Lease reads and renewals in that time (leader election, not the migration). */
   leases: number;
-}
-
-/** Records when each intent and each phase first appears on the node (performance.now()), from a watch: no change is missed. */
-async function phaseClock(api: Api, node: string) {
-  const seen: { key: string; at: number }[] = [];
-  const have = new Set<string>();
-  const note = (n: k8s.V1Node | undefined) => {
-    const a = n?.metadata?.annotations ?? {};
-    for (const key of [`intent ${a[`${PREFIX}intent`] ?? ''}`, `phase ${a[`${PREFIX}phase`] ?? ''}`]) {
-      if (!key.endsWith(' ') && !have.has(key)) {
-        have.add(key);
-        seen.push({ key, at: performance.now() });
-      }
-    }
-  };
-  let stopped = false;
-  let request: { abort(): void } | undefined;
-  const start = async (): Promise<void> => {
-    const current = await api.core.readNode({ name: node });
-    note(current);
-    request = await new Watch(api.kc).watch(
-      '/api/v1/nodes',
-      { fieldSelector: `metadata.name=${node}`, resourceVersion: current.metadata?.resourceVersion },
-      (_type: string, object: k8s.V1Node) => note(object),
-      () => {
-        if (!stopped) void start().catch(() => undefined); // the watch ended early: again from a fresh read
-      },
-    );
-  };
-  await start();
-  return {
-    seen,
-    stop() {
-      stopped = true;
-      request?.abort();
-    },
-  };
 }
 
 /** On the node, seconds of each: containerd restarted until its CRI answers; the kubelet restarted until the node reports Ready again. */
@@ -254,12 +206,12 @@ async function floorOn(api: Api, node: string, rounds: number): Promise<SwitchFi
     await run('docker', ['exec', node, 'systemctl', 'restart', 'kubelet.service']);
     // A status the restarted kubelet posted: Ready, with a heartbeat newer than the one before and
     // not older than the restart (heartbeats have whole seconds).
-    await until('the node Ready after the kubelet restart', 120_000, async () => {
-      const c = readyCondition(await api.core.readNode({ name: node }));
+    await watchNode(api, node, 'be Ready after the kubelet restart', 120_000, (n) => {
+      const c = readyCondition(n);
       const beat = c?.lastHeartbeatTime ? new Date(c.lastHeartbeatTime).getTime() : 0;
       const prev = before ? new Date(before).getTime() : 0;
-      return c?.status === 'True' && beat > prev && beat >= Math.floor(t / 1000) * 1000 ? true : undefined;
-    }, 50);
+      return c?.status === 'True' && beat > prev && beat >= Math.floor(t / 1000) * 1000;
+    });
     kubelet.push(Date.now() - t);
     await sleep(3000);
   }
@@ -289,47 +241,50 @@ async function switchOne(cluster: Cluster, api: Api, node: string, say: (s: stri
   child.stdout!.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-20_000)));
   child.stderr!.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-20_000)));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  let clock: Awaited<ReturnType<typeof phaseClock>> | undefined;
+  // When each intent and each phase first appeared on the node, from a watch (no change missed).
+  const seen = new Map<string, number>();
+  const note = (n: k8s.V1Node) => {
+    for (const key of [`intent ${intentOf(n) ?? ''}`, `phase ${phaseOf(n) ?? ''}`]) {
+      if (!key.endsWith(' ') && !seen.has(key)) seen.set(key, performance.now());
+    }
+  };
   let counts: Map<string, number>;
   let wallS: number;
   try {
-    await until('the controller to lead', 120_000, async () => {
+    await waitFor('the controller to lead', 120_000, async () => {
       const lease = await api.coordination.readNamespacedLease({ namespace: 'cri-migrator', name: 'cri-migrator' });
       return lease.spec?.holderIdentity === 'bench-controller' ? true : undefined;
     });
     await sleep(2000);
     counter.counts.clear();
-    clock = await phaseClock(api, node);
     const started = performance.now();
-    await api.core.patchNode({ name: node, body: { metadata: { labels: { 'cri-migrator.dev/migrate': 'containerd' } } } }, mergePatch());
-    await until(`${node} Succeeded`, 600_000, async () => {
-      if (child.exitCode !== null) throw new Error('the controller exited');
-      const phase = (await api.core.readNode({ name: node })).metadata?.annotations?.[`${PREFIX}phase`];
-      if (phase === 'RolledBack' || phase === 'Failed') throw new Error(`${node} ended ${phase}`);
-      return phase === 'Succeeded' ? true : undefined;
+    const ended = watchNode(api, node, 'end Succeeded, RolledBack or Failed', 600_000, (n) => {
+      note(n);
+      return TERMINAL_PHASES.includes(phaseOf(n) as Phase);
     });
+    await api.core.patchNode({ name: node, body: { metadata: { labels: { [MIGRATE_LABEL]: 'containerd' } } } }, mergePatch());
+    const last = await Promise.race([ended, exited.then(() => Promise.reject(new Error('the controller exited')))]);
+    if (phaseOf(last) !== 'Succeeded') throw new Error(`${node} ended ${phaseOf(last)}`);
     wallS = (performance.now() - started) / 1000;
     counts = new Map(counter.counts);
   } catch (err) {
     throw new Error(`migrating ${node} under the controller failed: ${(err as Error).message}\n${output.slice(-3000)}`, { cause: err });
   } finally {
-    clock?.stop();
     child.kill('SIGTERM');
     await exited;
     await counter.close();
     proxy.child.kill();
   }
-  const at = (key: string) => clock!.seen.find((s) => s.key === key)?.at;
-  const first = clock!.seen.find((s) => s.key.startsWith('intent '))?.at;
-  const done = at('phase Succeeded');
-  if (first === undefined || done === undefined) throw new Error(`the node's phases were not seen: ${JSON.stringify(clock!.seen)}`);
+  const first = [...seen].find(([key]) => key.startsWith('intent '))?.[1];
+  const done = seen.get('phase Succeeded');
+  if (first === undefined || done === undefined) throw new Error(`the node's phases were not seen: ${JSON.stringify([...seen])}`);
   // From the first intent written to Succeeded recorded: the migration, without the admission.
   const totalS = (done - first) / 1000;
   say(`switched ${node}: ${totalS.toFixed(1)} s from the first intent to Succeeded (${wallS.toFixed(1)} s from the label)`);
   const phases: SwitchFigures['phases'] = [];
-  for (const phase of ['Preflight', 'Cordoned', 'Drained', 'RuntimeConfigured', 'KubeletSwitched', 'Verified', 'Uncordoned', 'Succeeded']) {
-    const from = at(`intent ${phase}`);
-    const to = at(`phase ${phase}`);
+  for (const phase of FORWARD_PHASES.slice(1)) {
+    const from = seen.get(`intent ${phase}`);
+    const to = seen.get(`phase ${phase}`);
     if (from !== undefined && to !== undefined) phases.push({ phase, seconds: (to - from) / 1000 });
   }
   const drainS = phases.find((p) => p.phase === 'Drained')?.seconds ?? 0;
@@ -345,7 +300,7 @@ async function switchOne(cluster: Cluster, api: Api, node: string, say: (s: stri
   // The Lease is renewed every few seconds whatever the controller does: counted apart.
   const leases = [...counts].filter(([k]) => k.endsWith(' leases')).reduce((a, [, v]) => a + v, 0);
   const all = [...counts.values()].reduce((a, b) => a + b, 0);
-  return { node, phases, totalS, wallS, drainS, outsideDrainS: totalS - drainS, carried: carried ?? 'no MigrationImagesCarried Event', carryS, floor, requests, requestsWithoutEvictions: all - evictions - leases, evictions, leases };
+  return { node, phases, totalS, wallS, drainS, outsideDrainS: totalS - drainS, carried: carried ?? 'no MigrationImagesCarried Event', carryS, floor, requests, migrationRequests: all - evictions - leases, evictions, leases };
 }
 
 // ---- the part ------------------------------------------------------------------------------

@@ -26,13 +26,14 @@ export const DEFAULT_INFORMER_OPTIONS: NodeInformerOptions = {
 };
 
 /**
- * What client-node's informer keeps of a node once it is converted: the name and resourceVersion
- * its cache compares and deletes by. The controller reads the converted views (this.views), so
- * the full objects (images, managedFields, conditions) are not held twice.
+ * Cuts a converted node down, in place, to what client-node's informer keeps of it: the name and
+ * resourceVersion its cache compares and deletes by. The controller reads the converted views
+ * (KubeNodeWatch.views), so the full objects (images, managedFields, conditions) are not held twice.
  */
-function husk(node: V1Node): V1Node {
+function cutDown(node: V1Node): void {
   const { name, namespace, resourceVersion } = node.metadata ?? {};
-  return { metadata: { name, namespace, resourceVersion } } as V1Node;
+  for (const key of Object.keys(node)) delete (node as Record<string, unknown>)[key];
+  node.metadata = { name, namespace, resourceVersion };
 }
 
 export class KubeNodeWatch implements NodeWatch {
@@ -47,8 +48,8 @@ export class KubeNodeWatch implements NodeWatch {
   /** Each node converted once per event; cached() builds its array again only after a change. */
   private readonly views = new Map<string, NodeView>();
   private snapshot: NodeView[] | undefined;
-  /** Objects the paged list already converted: their views are in this.views. */
-  private readonly husks = new WeakSet<V1Node>();
+  /** Objects already converted (and cut down): their views are in this.views. */
+  private readonly converted = new WeakSet<V1Node>();
 
   constructor(
     private readonly kubeConfig: KubeConfig,
@@ -81,10 +82,8 @@ export class KubeNodeWatch implements NodeWatch {
         const page = await this.core.listNode({ limit: this.options.pageSize, ...(token ? { _continue: token } : {}) });
         resourceVersion ??= page.metadata?.resourceVersion;
         for (const node of page.items) {
-          this.remember(node);
-          const kept = husk(node);
-          this.husks.add(kept);
-          items.push(kept);
+          this.convert(node);
+          items.push(node);
         }
         token = page.metadata?._continue || undefined;
       } while (token);
@@ -94,19 +93,10 @@ export class KubeNodeWatch implements NodeWatch {
       return { apiVersion: 'v1', kind: 'NodeList', metadata: { resourceVersion }, items };
     };
     const informer = makeInformer<V1Node>(this.kubeConfig, '/api/v1/nodes', list);
-    // The informer's cache holds the object it passes here: a watched node is converted, then the
-    // cached object is cut down to its husk in place.
-    const seen = (node: V1Node): NodeView | undefined => {
-      if (this.husks.has(node)) return node.metadata?.name ? this.views.get(node.metadata.name) : undefined;
-      const view = this.remember(node);
-      const kept = husk(node);
-      for (const key of Object.keys(node)) delete (node as Record<string, unknown>)[key];
-      Object.assign(node, kept);
-      this.husks.add(node);
-      return view;
-    };
+    // The informer's cache holds the object it passes here: a listed node arrives converted
+    // already, a watched one is converted now (and cut down).
     const onEvent = (node: V1Node) => {
-      const view = seen(node);
+      const view = this.converted.has(node) ? this.views.get(node.metadata?.name ?? '') : this.convert(node);
       if (view) emit(view);
     };
     informer.on('add', onEvent);
@@ -161,10 +151,12 @@ export class KubeNodeWatch implements NodeWatch {
     }, wait);
   }
 
-  private remember(node: V1Node): NodeView {
+  private convert(node: V1Node): NodeView {
     const view = toNodeView(node);
     this.views.set(view.name, view);
     this.snapshot = undefined;
+    cutDown(node);
+    this.converted.add(node);
     return view;
   }
 
