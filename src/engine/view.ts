@@ -15,6 +15,24 @@ export function inFlight(node: NodeView, now: Date): boolean {
   return (parsed.ok && isMigrating(parsed.state)) || isLive(parseClaim(node.annotations), now);
 }
 
+/**
+ * Whether `other` takes a slot ahead of `self` when `self` asks to start. A node mid-migration
+ * always does. A node that is only claimed (a `migrate` that labelled and claimed it, not started
+ * yet) does when its claim is older than self's (a node without a live claim would claim now), the
+ * name breaking a tie: two claimed nodes waiting for one slot would otherwise each wait for the
+ * other for ever, and this way the oldest claim starts and the rest follow in claim order.
+ */
+export function inFlightBefore(other: NodeView, self: NodeView, now: Date): boolean {
+  const parsed = parseState(other.annotations);
+  if (parsed.ok && isMigrating(parsed.state)) return true;
+  const claim = parseClaim(other.annotations);
+  if (!isLive(claim, now)) return false;
+  const own = parseClaim(self.annotations);
+  const ownSince = isLive(own, now) ? own!.since.getTime() : now.getTime();
+  const since = claim!.since.getTime();
+  return since < ownSince || (since === ownSince && other.name < self.name);
+}
+
 /** Rollout-wide facts kept off the nodes. */
 export interface RolloutExtras {
   paused: RolloutView['paused'];
@@ -37,17 +55,18 @@ export function rolloutViewOf(all: readonly NodeView[], extras: RolloutExtras): 
 
 export function clusterViewOf(
   all: readonly NodeView[],
-  self: string,
+  self: NodeView,
   now: Date,
   extras: RolloutExtras,
   by: ClusterView['by'],
   staticPods?: readonly StaticPodView[],
 ): ClusterView {
-  const others = all.filter((n) => n.name !== self);
+  const others = all.filter((n) => n.name !== self.name);
+  const ahead = others.filter((n) => inFlightBefore(n, self, now));
   const controlPlanes = all.filter(isControlPlane);
   return {
     readyOtherNodes: others.filter((n) => n.ready).length,
-    inFlightOtherNodes: others.filter((n) => inFlight(n, now)).map((n) => n.name),
+    inFlightOtherNodes: ahead.map((n) => n.name),
     rollout: rolloutViewOf(all, extras),
     by,
     ...(staticPods
@@ -55,7 +74,7 @@ export function clusterViewOf(
           controlPlane: {
             nodes: controlPlanes.map((n) => n.name),
             staticPods,
-            inFlight: controlPlanes.filter((n) => n.name !== self && inFlight(n, now)).map((n) => n.name),
+            inFlight: ahead.filter(isControlPlane).map((n) => n.name),
           },
         }
       : {}),
@@ -80,6 +99,6 @@ export async function clusterView(
     // Only a control-plane node's admission looks at etcd and the static pods.
     isControlPlane(self) ? deps.controlPlane.staticPods() : Promise.resolve(undefined),
   ]);
-  return clusterViewOf(all, self.name, now, extras, deps.actor.kind, staticPods);
+  return clusterViewOf(all, self, now, extras, deps.actor.kind, staticPods);
 }
 

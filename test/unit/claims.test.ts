@@ -149,6 +149,22 @@ describe('one actor per node', () => {
     const pass = await reconcileNode('w1', w.engine);
     expect(pass).toMatchObject({ kind: 'wait', reason: 'concurrency 1 reached (migrating: w3)' });
   });
+
+  it('two nodes claimed by two CLIs before either started, one slot: the older claim starts, the younger waits for it (never each for the other)', async () => {
+    const w = cliWorld({ config: loadConfig({ sets: ['minReadyNodes=1'] }) });
+    const clock = w.engine.clock as FakeClock;
+    const older = testActor(101);
+    const younger = testActor(102);
+    const label = { 'cri-migrator.dev/migrate': 'containerd' };
+    w.nodes.update('w2', (n) => ({ ...n, labels: label, annotations: claimAnnotations(older, new Date(clock.now().getTime() - 1_000)) }));
+    w.nodes.update('w1', (n) => ({ ...n, labels: label, annotations: { ...n.annotations, ...claimAnnotations(younger, clock.now()) } }));
+    expect(await reconcileNode('w1', { ...w.engine, actor: younger })).toMatchObject({ kind: 'wait', reason: 'concurrency 1 reached (migrating: w2)' });
+    expect(await reconcileNode('w2', { ...w.engine, actor: older })).toMatchObject({ kind: 'progressed', action: 'preflight' });
+    // Claimed at the same instant, neither started: the name decides, the same way for both.
+    w.nodes.update('w2', (n) => ({ ...n, annotations: claimAnnotations(older, clock.now()) }));
+    w.nodes.update('w1', (n) => ({ ...n, annotations: claimAnnotations(younger, clock.now()) }));
+    expect(await reconcileNode('w2', { ...w.engine, actor: older })).toMatchObject({ kind: 'wait', reason: 'concurrency 1 reached (migrating: w1)' });
+  });
 });
 
 describe('a CLI waiting keeps its node', () => {
@@ -159,7 +175,7 @@ describe('a CLI waiting keeps its node', () => {
     w.nodes.update('w1', (n) => ({ ...n, annotations: { ...n.annotations, ...claimAnnotations(actor, clock.now()) } }));
     // w2 is in flight under the controller for a while: concurrency 1 is reached.
     const ctrl = controllerActor({ lease: 'cri-migrator/cri-migrator', pod: 'pod-a', leaseSeconds: 3600 });
-    w.nodes.update('w2', (n) => ({ ...n, labels: { 'cri-migrator.dev/migrate': 'containerd' }, annotations: claimAnnotations(ctrl, clock.now()) }));
+    w.nodes.update('w2', (n) => ({ ...n, labels: { 'cri-migrator.dev/migrate': 'containerd' }, annotations: claimAnnotations(ctrl, new Date(clock.now().getTime() - 1_000)) }));
     const running = driveNode('w1', { ...w.engine, actor });
     const started = clock.now().getTime();
     const seen: string[] = [];
