@@ -65,6 +65,28 @@ async function prepareWrite(ctx: CliContext, node: NodeView, patch: NonNullable<
   });
 }
 
+/**
+ * Labels and claims the node for `migrate` (prepareNode, then prepareWrite), or says why not.
+ * Another actor that claimed the node between our read and our write makes the guarded write
+ * fail: read again, so the answer names who holds it (two `migrate`s started at once).
+ */
+async function prepareAndClaim(ctx: CliContext, name: string, retry: boolean, write: (text: string) => void): Promise<string | undefined> {
+  for (let attempt = 1; ; attempt++) {
+    const node = await readNode(ctx, name);
+    const preparation = prepareNode(node, ctx.engine.config.selector, { retry, command: 'migrate' });
+    if (preparation.kind === 'refused') return preparation.message;
+    const held = heldBy(ctx, node);
+    if (held) return held;
+    if (attempt === 1) for (const note of preparation.notes) write(`${ctx.engine.clock.now().toISOString().slice(11, 19)}  ${name}  ${note}\n`);
+    try {
+      await prepareWrite(ctx, node, preparation.patch);
+      return undefined;
+    } catch (err) {
+      if (!(err instanceof StaleStateError) || attempt >= 3) throw err;
+    }
+  }
+}
+
 /** Why this CLI may not act on the node now, or undefined. */
 function heldBy(ctx: CliContext, node: NodeView): string | undefined {
   const verdict = claimVerdict(node.annotations, ctx.engine.actor, ctx.engine.clock.now());
@@ -152,21 +174,12 @@ export async function migrateCommand(ctx: CliContext, nodes: readonly string[], 
   let failed = 0;
   for (const name of nodes) {
     try {
-      const node = await readNode(ctx, name);
-      const preparation = prepareNode(node, engine.config.selector, { retry: options.retry, command: 'migrate' });
-      if (preparation.kind === 'refused') {
+      const refusal = await prepareAndClaim(ctx, name, options.retry, write);
+      if (refusal !== undefined) {
         failed++;
-        ctx.stderr(`error: ${preparation.message}\n`);
+        ctx.stderr(`error: ${refusal}\n`);
         continue;
       }
-      const held = heldBy(ctx, node);
-      if (held) {
-        failed++;
-        ctx.stderr(`error: ${held}\n`);
-        continue;
-      }
-      for (const note of preparation.notes) write(`${engine.clock.now().toISOString().slice(11, 19)}  ${name}  ${note}\n`);
-      await prepareWrite(ctx, node, preparation.patch);
       // A halt or pause waits for a human: this command says so and stops instead of waiting.
       const result = restingPoint(await driveNode(name, deps, { stopOnGate: ['halted', 'paused'], ...(ctx.signal ? { signal: ctx.signal } : {}) }));
       const final = await engine.nodes.get(name);

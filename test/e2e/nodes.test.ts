@@ -238,7 +238,10 @@ describe(`nodes as users have them, Kubernetes ${minor}`, () => {
 
   it("migrates the containerd 2.3+ node: config version 4, the CRI plugin ok, pods run, nothing pulled", async () => {
     const since = Date.now();
-    const r = await runCli(cluster, await config(), ["migrate", fresh.name]);
+    // The pod below uses the test image, which no container on this node may use by now (the
+    // cases before moved the web pods around): named in images.include, as an air-gapped cluster
+    // names what pods will need, it is carried whatever runs here.
+    const r = await runCli(cluster, await config(`images:\n  include: ["${cluster.testImage}"]\n`), ["migrate", fresh.name]);
     expect(r.code, r.stderr).toBe(0);
     const node = await watchNode(api, fresh.name, "be Ready on containerd", 120_000, (n) => isReady(n) && runtimeOf(n).startsWith("containerd://"));
     expect(runtimeOf(node)).toMatch(/^containerd:\/\/(v)?2\.[3-9]\./);

@@ -75,6 +75,17 @@ describe('one actor per node', () => {
     expect(w.nodes.nodes.get('w1')).toEqual(before);
   });
 
+  it('two `migrate`s of one unlabelled node at once: the one whose claim lands second is told who holds it, not that the node changed', async () => {
+    const w = cliWorld({ w1: { labels: {} }, config: loadConfig({ sets: ['minReadyNodes=1'] }) });
+    const second: string[] = [];
+    const other = { ...w.ctx, engine: { ...w.engine, actor: testActor(102) }, stderr: (t: string) => void second.push(t) };
+    const codes = await Promise.all([migrateCommand(w.ctx, ['w1'], { retry: false }), migrateCommand(other, ['w1'], { retry: false })]);
+    expect([...codes].sort()).toEqual([0, 1]);
+    const [loser, winner] = codes[0] === 1 ? [w.stderr.join(''), 'cli@test/102'] : [second.join(''), w.engine.actor.identity];
+    expect(loser).toMatch(new RegExp(`^error: w1 is held by ${winner} \\(since .*\\): wait until it finishes`));
+    expect(loser).not.toMatch(/changed/);
+  });
+
   it('the CLI labels and claims in one write, so the controller watching that label leaves the node alone', async () => {
     const w = cliWorld({ w1: { labels: {} }, config: loadConfig({ sets: ['minReadyNodes=1'] }) });
     const controller = { ...w.engine, actor: controllerActor({ lease: 'cri-migrator/cri-migrator', pod: 'pod-a', leaseSeconds: 60 }) };

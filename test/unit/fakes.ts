@@ -100,8 +100,10 @@ export class FakeNodeApi implements NodeApi {
     return [...this.nodes.values()].map((n) => structuredClone(n));
   }
   async patch(name: string, patch: NodePatch, options?: PatchOptions) {
-    const n = await this.get(name);
-    if (options?.guard && !options.guard(n)) throw new StaleStateError(`${name} changed`);
+    // Checked and applied with no await between, as the API server's compare-and-swap is atomic.
+    const stored = this.nodes.get(name);
+    if (!stored) throw new NodeGoneError(name);
+    if (options?.guard && !options.guard(structuredClone(stored))) throw new StaleStateError(`${name} changed`);
     this.patches.push({ name, patch: structuredClone(patch) });
     this.update(name, (node) => applyPatch(node, patch));
     return this.get(name);
