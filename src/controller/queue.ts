@@ -100,3 +100,12 @@ export class WorkQueue<K = string> {
     return key;
   }
 }
+
+/** How a pass schedules the node's next one on the queue. */
+export type Outcome =
+  | { kind: 'requeue'; reason: string }
+  | { kind: 'requeueAfter'; delayMs: number; reason: string }
+  | { kind: 'backoff'; delayMs: number; reason: string }
+  | { kind: 'forget'; reason: string }
+  /** Waiting for a migration slot or the rollout gate: woken when one frees or it opens (controller/slots.ts), not by a timer. */
+  | { kind: 'park'; reason: string };

@@ -8,8 +8,10 @@ import type { NodeView } from '../domain/types.js';
 import { isMigrating } from '../engine/decide.js';
 import { reconcileNode, type EngineDeps, type PassResult } from '../engine/executor.js';
 import { classifyFailure, passBackoffMs } from '../engine/retry.js';
-import type { WorkQueue } from './queue.js';
+import type { Outcome, WorkQueue } from './queue.js';
 import type { SlotWaiters } from './slots.js';
+
+export type { Outcome } from './queue.js';
 
 /** Nodes worth a reconcile: selected ones, and any we are midway through (even if unlabelled since). */
 export function isRelevant(node: NodeView, selector: string): boolean {
@@ -17,14 +19,6 @@ export function isRelevant(node: NodeView, selector: string): boolean {
   const parsed = parseState(node.annotations);
   return !parsed.ok || isMigrating(parsed.state) || parseClaim(node.annotations) !== undefined;
 }
-
-export type Outcome =
-  | { kind: 'requeue'; reason: string }
-  | { kind: 'requeueAfter'; delayMs: number; reason: string }
-  | { kind: 'backoff'; delayMs: number; reason: string }
-  | { kind: 'forget'; reason: string }
-  /** Waiting for a migration slot or the rollout gate: woken when one frees or it opens (controller/slots.ts), not by a timer. */
-  | { kind: 'park'; reason: string };
 
 /** Run one pass for key and schedule its next one. */
 export async function reconcileKey(key: string, deps: EngineDeps, queue: WorkQueue<string>, slots?: SlotWaiters): Promise<Outcome> {

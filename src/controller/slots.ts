@@ -7,7 +7,7 @@
 // per minute does not grow with the waiting nodes.
 import { inFlight } from '../engine/view.js';
 import type { NodeView } from '../domain/types.js';
-import type { Outcome } from './reconciler.js';
+import type { Outcome } from './queue.js';
 
 interface Seen {
   resourceVersion: string;
