@@ -8,7 +8,8 @@ K8S ?= 1.32
 
 help:
 	@echo "make demo   - build a local kind cluster with Docker workers and migrate them to containerd"
-	@echo "make test   - run every test: unit, integration, end to end on kind (1.23 and 1.32), each capability once"
+	@echo "make test   - run every test: unit, integration, end to end on kind (1.23 and 1.32), each capability once (builds what e2e needs first)"
+	@echo "make e2e-builds - build (or find cached) everything the e2e suites need"
 	@echo "make test-long - make test plus the cases that repeat a capability, HA on 1.23 too, harness long checks"
 	@echo "make cluster-up K8S=1.23|1.32, make cluster-down K8S=..."
 	@echo "make image  - build the container image cri-migrator.local/cri-migrator:dev"
