@@ -11,8 +11,12 @@ import type { RolloutView } from './rollout.js';
 
 /** A node counts against concurrency while it is mid-migration or someone holds a live claim on it. */
 export function inFlight(node: NodeView, now: Date): boolean {
+  return midMigration(node) || isLive(parseClaim(node.annotations), now);
+}
+
+function midMigration(node: NodeView): boolean {
   const parsed = parseState(node.annotations);
-  return (parsed.ok && isMigrating(parsed.state)) || isLive(parseClaim(node.annotations), now);
+  return parsed.ok && isMigrating(parsed.state);
 }
 
 /**
@@ -23,8 +27,7 @@ export function inFlight(node: NodeView, now: Date): boolean {
  * other for ever, and this way the oldest claim starts and the rest follow in claim order.
  */
 export function inFlightBefore(other: NodeView, self: NodeView, now: Date): boolean {
-  const parsed = parseState(other.annotations);
-  if (parsed.ok && isMigrating(parsed.state)) return true;
+  if (midMigration(other)) return true;
   const claim = parseClaim(other.annotations);
   if (!isLive(claim, now)) return false;
   const own = parseClaim(self.annotations);
