@@ -6,7 +6,8 @@
 # Usage: build-e2e.sh   (the Kubernetes minors of E2E_K8S, default 1.23,1.32, as the suites)
 source "$(dirname "$0")/lib.sh"
 
-IFS=, read -r -a minors <<<"${E2E_K8S:-1.23,1.32}"
+wanted=${E2E_K8S:-1.23,1.32}
+IFS=, read -r -a minors <<<"$wanted"
 timed "tools" "$HACK_DIR/build-tools.sh"
 for minor in "${minors[@]}"; do
   k8s_version "$minor" >/dev/null
@@ -14,7 +15,7 @@ for minor in "${minors[@]}"; do
   timed "node image $minor" "$HACK_DIR/build-node.sh" "$minor" >/dev/null
 done
 # The containerd 2.x workers of nodes.test.ts (1.32 only).
-if [[ ",${E2E_K8S:-1.23,1.32}," == *,1.32,* ]]; then
+if [[ ",$wanted," == *,1.32,* ]]; then
   for version in "$CONTAINERD2_VERSION" "$CONTAINERD2_NEW_VERSION"; do
     timed "containerd $version" "$HACK_DIR/build-containerd.sh" "$version"
     timed "node image 1.32 with containerd $version" "$HACK_DIR/build-node.sh" 1.32 --containerd "$version" >/dev/null
