@@ -5,8 +5,9 @@
 //   any phase --(error, retries exhausted)--> RollingBack -> RolledBack | Failed
 //
 // The executor writes `intent` (the phase being entered) before an action and the new `phase`
-// after it; an intent still present means the action may have run partly, so it is run again:
-// every action first checks whether its effect is already there.
+// after it, in one write with the next step's intent when that step follows at once; an intent
+// still present means the action may have run partly, so it is run again: every action first
+// checks whether its effect is already there.
 import type { Config } from '../config.js';
 import type { ParseResult } from '../domain/annotations.js';
 import { CONTROL_PLANE_LABELS } from '../domain/annotations.js';
@@ -47,6 +48,8 @@ export interface Snapshot {
   state: ParseResult;
   /** Only needed to admit a Pending node. */
   cluster?: ClusterView;
+  /** The intent on the node was written ahead by this actor with the phase before it: nothing of it has run yet. */
+  intentAhead?: boolean;
 }
 
 export type Decision =
@@ -182,7 +185,7 @@ export function decide(snapshot: Snapshot, config: Config, now: Date): Decision 
   if (waiting) return waiting;
 
   const action = ENTER_ACTION[next]!;
-  const resumed = state.intent === undefined ? '' : state.attempt > 0 ? ` (resuming: attempt ${state.attempt + 1})` : ' (resuming)';
+  const resumed = state.intent === undefined || snapshot.intentAhead ? '' : state.attempt > 0 ? ` (resuming: attempt ${state.attempt + 1})` : ' (resuming)';
   return { kind: 'act', action, target: next, reason: `${state.phase} -> ${next}${resumed}` };
 }
 

@@ -18,6 +18,7 @@ import {
 import { CLAIM_ANNOTATIONS, claimAnnotations, ClaimHeldError, ClaimLostError, claimVerdict, describeClaim, parseClaim, RELEASED_CLAIM, type Actor } from '../domain/claim.js';
 import { causedBy, errorChain, isTerminal, TerminalError, UnavailableError } from '../domain/errors.js';
 import { matchesSelector } from '../domain/selector.js';
+import { applyPatch } from '../domain/node-patch.js';
 import { forwardIndex, TERMINAL_PHASES, type MigrationState, type NodePatch, type NodeView, type Phase } from '../domain/types.js';
 import { describeBlockers, drainNode } from '../drain/drain.js';
 import { detectSourceRuntime, gatherFacts, type HostFacts } from '../host/facts.js';
@@ -112,11 +113,22 @@ export async function reconcileNode(name: string, deps: EngineDeps): Promise<Pas
     return await act(admitted.node, admitted.state, admitted.decision, deps, log);
   }
 
-  const decision = decide({ node, state: parsed }, deps.config, deps.clock.now());
+  const ahead = aheadOf(deps);
+  const intentAhead = parsed.ok && parsed.state.intent !== undefined && ahead.get(name) === `${parsed.state.intent}@${parsed.state.intentSince?.toISOString()}`;
+  ahead.delete(name);
+  const decision = decide({ node, state: parsed, intentAhead }, deps.config, deps.clock.now());
   deps.observer?.emit({ type: 'decided', node: name, decision });
   if (decision.kind !== 'act' || !parsed.ok) return await settleOrWait(node, decision, deps, log);
   const intent = await writeIntent(node, parsed.state, decision, deps);
   return await act(intent.node, intent.state, decision, deps, log);
+}
+
+/** Intents this actor wrote ahead with a completed phase (followOn), by node: `PHASE@intent-since`. */
+const intentsAhead = new WeakMap<EngineDeps, Map<string, string>>();
+function aheadOf(deps: EngineDeps): Map<string, string> {
+  let m = intentsAhead.get(deps);
+  if (!m) intentsAhead.set(deps, (m = new Map()));
+  return m;
 }
 
 async function settleOrWait(node: NodeView, decision: Decision, deps: EngineDeps, log: Logger): Promise<PassResult> {
@@ -192,6 +204,14 @@ async function writeState(node: NodeView, next: MigrationState, deps: EngineDeps
 async function writeIntent(node: NodeView, state: MigrationState, decision: Extract<Decision, { kind: 'act' }>, deps: EngineDeps) {
   // Pure state transitions have no side effect to protect with an intent.
   if (decision.action === 'beginRollback' || decision.action === 'fail') return { node, state };
+  const { next, unselected } = intentState(node, state, decision, deps);
+  const written = await writeState(node, next, deps);
+  if (unselected) await reportUnselected(node.name, deps);
+  return { node: written, state: next };
+}
+
+/** The state with `decision`'s intent recorded, and whether the node lost its label mid-migration just now. */
+function intentState(node: NodeView, state: MigrationState, decision: Extract<Decision, { kind: 'act' }>, deps: EngineDeps) {
   const now = deps.clock.now();
   const next: MigrationState = { ...state, intent: decision.target };
   if (state.intent !== decision.target) next.intentSince = now;
@@ -205,14 +225,28 @@ async function writeIntent(node: NodeView, state: MigrationState, decision: Extr
   }
   const unselected = isMigrating(next) && next.unselectedAt === undefined && !matchesSelector(node.labels, deps.config.selector);
   if (unselected) next.unselectedAt = now;
-  const written = await writeState(node, next, deps);
-  if (unselected) {
-    const message = 'label removed: finishing the migration already under way; it will not be repeated';
-    nodeLogger(deps.log, node.name).warn({ selector: deps.config.selector }, message);
-    deps.observer?.emit({ type: 'unselected', node: node.name });
-    await deps.events.record(node.name, { type: 'Warning', reason: 'MigrationLabelRemoved', message: `${message} (selector ${deps.config.selector})` });
-  }
-  return { node: written, state: next };
+  return { next, unselected };
+}
+
+async function reportUnselected(node: string, deps: EngineDeps): Promise<void> {
+  const message = 'label removed: finishing the migration already under way; it will not be repeated';
+  nodeLogger(deps.log, node).warn({ selector: deps.config.selector }, message);
+  deps.observer?.emit({ type: 'unselected', node });
+  await deps.events.record(node, { type: 'Warning', reason: 'MigrationLabelRemoved', message: `${message} (selector ${deps.config.selector})` });
+}
+
+/**
+ * The forward step that follows a completed phase at once (no wait, no repair, not terminal): its
+ * intent goes into the same write as the completed phase, so a phase costs one node write, not
+ * two. The next pass takes the step; until then nothing of it has run, and that pass does not
+ * call it resuming (intentsAhead). A crash in between leaves a recorded intent, resumed as any.
+ */
+function followOn(node: NodeView, completed: MigrationState, patch: NodePatch | undefined, deps: EngineDeps): Extract<Decision, { kind: 'act' }> | undefined {
+  if (TERMINAL_PHASES.includes(completed.phase) || deps.signal?.aborted) return undefined;
+  const after = patch ? applyPatch(node, patch) : node;
+  const d = decide({ node: after, state: { ok: true, state: completed } }, deps.config, deps.clock.now());
+  if (d.kind !== 'act' || d.action === 'beginRollback' || d.action === 'fail' || d.target === completed.phase) return undefined;
+  return d;
 }
 
 function outcomeOf(phase: Phase): Outcome | undefined {
@@ -282,7 +316,9 @@ async function act(
   const { patch, ...stateUpdates } = updates;
   const fresh = await deps.nodes.get(node.name);
   const completed = completedState({ ...state, ...progress, ...stateUpdates }, decision.target, now());
-  await writeState(fresh, completed, deps, withHalt(patch, completed, deps));
+  const follow = followOn(fresh, completed, patch, deps);
+  const ahead = follow ? intentState(applyPatch(fresh, patch ?? {}), completed, follow, deps) : undefined;
+  await writeState(fresh, ahead?.next ?? completed, deps, withHalt(patch, completed, deps));
   const warning = decision.target === 'RolledBack';
   await deps.events.record(node.name, {
     type: warning ? 'Warning' : 'Normal',
@@ -292,6 +328,10 @@ async function act(
   log.info({ phase: decision.target }, 'phase reached');
   deps.observer?.emit({ type: 'phase', node: node.name, action: decision.action, phase: decision.target, tookMs: now().getTime() - started });
   emitFinished(deps, node.name, completed);
+  if (ahead) {
+    if (ahead.next.intentSince) aheadOf(deps).set(node.name, `${ahead.next.intent}@${ahead.next.intentSince.toISOString()}`);
+    if (ahead.unselected) await reportUnselected(node.name, deps);
+  }
   return { kind: 'progressed', node: node.name, action: decision.action, phase: decision.target };
 }
 

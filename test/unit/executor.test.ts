@@ -110,6 +110,20 @@ describe('engine: a full migration with fakes', () => {
     ]);
   });
 
+  it('writes the node once per phase: the next step\'s intent goes with the completed phase, and its pass does not call it resuming', async () => {
+    const w = world();
+    expect(await driveNode('w1', w.deps)).toMatchObject({ kind: 'settled', phase: 'Succeeded' });
+    const stateWrites = w.nodes.patches.filter((p) => p.patch.annotations?.[ANNOTATIONS.phase] !== undefined || p.patch.annotations?.[ANNOTATIONS.intent] !== undefined);
+    // The admission's intent, then one write per phase reached (Preflight ... Succeeded), 8.
+    expect(stateWrites).toHaveLength(9);
+    expect(stateWrites.slice(1, -1).map((p) => p.patch.annotations?.[ANNOTATIONS.intent])).toEqual([
+      'Cordoned', 'Drained', 'RuntimeConfigured', 'KubeletSwitched', 'Verified', 'Uncordoned', 'Succeeded',
+    ]);
+    const said = w.events.events.filter((e) => e.type === 'Normal' && e.reason.startsWith('Migration')).map((e) => e.message);
+    expect(said).toContain('Cordoned -> Drained');
+    expect(said.filter((m) => m.includes('resuming'))).toEqual([]);
+  });
+
   it('leaves a node the admin had cordoned cordoned', async () => {
     const w = world({ w1: { unschedulable: true } });
     await driveNode('w1', w.deps);
@@ -132,6 +146,7 @@ describe('engine: a full migration with fakes', () => {
     const w = world({ w1: { unschedulable: true, annotations: { ...annotations, [KUBEADM_CRI_SOCKET_ANNOTATION]: DOCKERSHIM_SOCKET } } });
     const first = await reconcileNode('w1', w.deps);
     expect(first).toMatchObject({ kind: 'progressed', action: 'configureRuntime', phase: 'RuntimeConfigured' });
+    expect(w.events.events.find((e) => e.reason === 'MigrationRuntimeConfigured')?.message).toBe('Drained -> RuntimeConfigured (resuming)');
     expect(await driveNode('w1', w.deps)).toMatchObject({ phase: 'Succeeded' });
     // Nothing before the crash point ran again.
     expect(w.evictor.evictions).toEqual([]);
