@@ -205,9 +205,19 @@ async function writeIntent(node: NodeView, state: MigrationState, decision: Extr
   // Pure state transitions have no side effect to protect with an intent.
   if (decision.action === 'beginRollback' || decision.action === 'fail') return { node, state };
   const { next, unselected } = intentState(node, state, decision, deps);
+  // Written ahead with the phase before it (followOn), under a claim this actor renewed moments
+  // ago: nothing to write, and no other actor can have taken the node since.
+  if (Object.keys(stateDiff(node.annotations, next)).length === 0 && claimFresh(node, deps)) return { node, state: next };
   const written = await writeState(node, next, deps);
   if (unselected) await reportUnselected(node.name, deps);
   return { node: written, state: next };
+}
+
+/** This actor holds the node's claim and renewed it less than a third of its lease ago. */
+function claimFresh(node: NodeView, deps: EngineDeps): boolean {
+  const claim = parseClaim(node.annotations);
+  if (!claim || claim.holder !== deps.actor.identity) return false;
+  return deps.clock.now().getTime() - claim.renewedAt.getTime() < (claim.leaseSeconds * 1000) / 3;
 }
 
 /** The state with `decision`'s intent recorded, and whether the node lost its label mid-migration just now. */
