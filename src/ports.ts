@@ -52,9 +52,11 @@ export interface NodeApi {
   patch(name: string, patch: NodePatch, options?: PatchOptions): Promise<NodeView>;
   /**
    * Resolve with the node once predicate holds (checked on the current object, then on each
-   * change), or reject after timeoutMs naming what was last seen.
+   * change), or reject after timeoutMs naming what was last seen. `from`: a copy read after the
+   * awaited change could first have happened; the wait starts from it (and its resourceVersion)
+   * instead of reading the node again.
    */
-  waitFor(name: string, predicate: (node: NodeView) => boolean, timeoutMs: number, description: string): Promise<NodeView>;
+  waitFor(name: string, predicate: (node: NodeView) => boolean, timeoutMs: number, description: string, from?: NodeView): Promise<NodeView>;
 }
 
 export type EvictionOutcome =

@@ -56,7 +56,7 @@ export class CachedNodeApi implements NodeApi {
   }
 
   /** From the API server: a wait on the kubelet's report must not end on a cached copy from before a restart. */
-  waitFor(name: string, predicate: (node: NodeView) => boolean, timeoutMs: number, description: string): Promise<NodeView> {
-    return this.api.waitFor(name, predicate, timeoutMs, description);
+  waitFor(name: string, predicate: (node: NodeView) => boolean, timeoutMs: number, description: string, from?: NodeView): Promise<NodeView> {
+    return this.api.waitFor(name, predicate, timeoutMs, description, from);
   }
 }

@@ -643,11 +643,14 @@ const ACTIONS: Record<Exclude<ActionName, 'beginRollback' | 'fail'>, ActionImpl>
   async verify(ctx) {
     const { config, nodes, smoke } = ctx.deps;
     try {
+      // From the node this pass read (after the kubelet's restart on containerd, which only the
+      // new kubelet can report): no second read before the watch.
       await nodes.waitFor(
         ctx.node.name,
         (n) => n.ready && runtimeOf(n) === 'containerd',
         config.verifyTimeoutSeconds * 1000,
         'Ready with a containerd:// runtime',
+        ctx.node,
       );
       await staticPodsSettle(ctx, 'containerd');
       if (config.smoke.enabled) {

@@ -68,13 +68,13 @@ export class KubeNodeApi implements NodeApi {
     }
   }
 
-  async waitFor(name: string, predicate: (node: NodeView) => boolean, timeoutMs: number, description: string): Promise<NodeView> {
+  async waitFor(name: string, predicate: (node: NodeView) => boolean, timeoutMs: number, description: string, from?: NodeView): Promise<NodeView> {
     const stop = new AbortController();
     const deadline = this.clock.sleep(timeoutMs, stop.signal).then(
       () => stop.abort(),
       () => undefined,
     );
-    let last = await this.get(name);
+    let last = from ?? (await this.get(name));
     try {
       while (!predicate(last)) {
         let matched: NodeView | undefined;

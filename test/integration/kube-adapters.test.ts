@@ -147,6 +147,26 @@ describe('KubeNodeApi over HTTP', () => {
     expect(watchUrl).toContain('resourceVersion=5');
   });
 
+  it('waits from a copy already read: no GET, the watch starts at its resourceVersion', async () => {
+    handlers.push((req, _b, res) => {
+      if (req.url?.startsWith('/api/v1/nodes?') && req.url.includes('watch=true')) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        const migrated = node('9');
+        migrated.status.nodeInfo.containerRuntimeVersion = 'containerd://1.6.20';
+        res.end(`${JSON.stringify({ type: 'MODIFIED', object: migrated })}\n`);
+        return true;
+      }
+      return false;
+    });
+    const api = new KubeNodeApi(core, watch, systemClock);
+    const from: NodeView = toNodeView(node('8') as unknown as V1Node);
+    const out = await api.waitFor('w1', (n) => n.containerRuntimeVersion.startsWith('containerd://'), 5_000, 'on containerd', from);
+    expect(out.resourceVersion).toBe('9');
+    expect(seen.map((s) => s.method)).toEqual(['GET']); // the watch alone
+    expect(seen[0]!.url).toContain('watch=true');
+    expect(seen[0]!.url).toContain('resourceVersion=8');
+  });
+
   it('times out a wait naming what it last saw', async () => {
     handlers.push((req, _b, res) => {
       if (req.url === '/api/v1/nodes/w1') return json(res, 200, node('5')), true;
