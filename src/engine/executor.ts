@@ -185,9 +185,14 @@ function heldError(node: string, claim: NonNullable<ReturnType<typeof parseClaim
   return new ClaimHeldError(node, claim, expired, `${node} is held by ${describeClaim(claim, now)}: ${what}`);
 }
 
-/** The claim annotations this write carries: renewed while migrating, released at a terminal phase. */
+/**
+ * The claim annotations this write carries: renewed while migrating, released at a terminal phase
+ * and when the node goes back to Pending (its concurrency slot freed), except by a `migrate` that
+ * will try again after the backoff: the node it was asked to migrate stays its own meanwhile.
+ */
 function claimPatch(node: NodeView, next: MigrationState, deps: EngineDeps): Record<string, string | null> {
-  if (TERMINAL_PHASES.includes(next.phase) || (next.phase === 'Pending' && next.intent === undefined)) {
+  const retrying = deps.actor.kind === 'cli' && next.nextAttemptAt !== undefined;
+  if (TERMINAL_PHASES.includes(next.phase) || (next.phase === 'Pending' && next.intent === undefined && !retrying)) {
     return parseClaim(node.annotations) ? { ...RELEASED_CLAIM } : {};
   }
   const current = parseClaim(node.annotations);

@@ -6,6 +6,7 @@ import { loadConfig } from '../../src/config.js';
 import { ANNOTATIONS } from '../../src/domain/annotations.js';
 import { CLAIM_ANNOTATIONS, claimAnnotations, ClaimHeldError, claimVerdict, cliActor, controllerActor, type Actor } from '../../src/domain/claim.js';
 import { driveNode } from '../../src/engine/drive.js';
+import { HostUnreachableError } from '../../src/domain/errors.js';
 import { reconcileNode } from '../../src/engine/executor.js';
 import { cliWorld } from './cli-world.js';
 import { makeNode, testActor, type FakeClock } from './fakes.js';
@@ -179,6 +180,28 @@ describe('one actor per node', () => {
 });
 
 describe('a CLI waiting keeps its node', () => {
+  it('a `migrate` whose preflight finds sshd down keeps the node through the backoff: the controller watching the label does not take it', async () => {
+    const w = cliWorld({ config: loadConfig({ sets: ['minReadyNodes=0'] }) });
+    const actor = testActor(101);
+    const clock = w.engine.clock as FakeClock;
+    let refused = 2; // sshd refuses the first two connections
+    const connect: typeof w.engine.connect = async (...args) => {
+      if (refused-- > 0) throw new HostUnreachableError('connect ECONNREFUSED 10.0.0.2:22');
+      return w.engine.connect(...args);
+    };
+    w.nodes.update('w1', (n) => ({ ...n, labels: { ...n.labels, 'cri-migrator.dev/migrate': 'containerd' }, annotations: { ...n.annotations, ...claimAnnotations(actor, clock.now()) } }));
+    const running = driveNode('w1', { ...w.engine, actor, connect });
+    const ctrl = controllerActor({ lease: 'cri-migrator/cri-migrator', pod: 'pod-a', leaseSeconds: 60 });
+    const seen: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      await clock.sleep(2_000);
+      seen.push(`${claimVerdict(w.nodes.nodes.get('w1')!.annotations, ctrl, clock.now()).kind}/${w.nodes.nodes.get('w1')!.annotations[ANNOTATIONS.blockedBy] ? 'blocked' : '-'}`);
+    }
+    expect(seen.some((s) => s === 'held/blocked')).toBe(true); // it was blocked, and held all the while
+    expect(seen.filter((s) => !s.startsWith('held'))).toEqual([]);
+    expect(await running).toMatchObject({ phase: 'Succeeded' });
+  });
+
   it('while `migrate` waits for a slot its claim is renewed, so the controller never finds it expired and takes the node', async () => {
     const w = cliWorld({ config: loadConfig({ sets: ['minReadyNodes=0'] }) });
     const actor = testActor(101);
