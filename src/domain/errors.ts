@@ -25,6 +25,9 @@ export class ApiUnavailableError extends UnavailableError {}
 /** The node could not be reached over SSH, or the connection broke mid-command. */
 export class HostUnreachableError extends UnavailableError {}
 
+/** The node is still starting (systemd booting, Docker activating): asked again later, not counted. */
+export class HostStartingError extends UnavailableError {}
+
 const MAX_DEPTH = 10;
 
 /** err and its causes, outermost first. */

@@ -16,7 +16,7 @@ import {
   stateDiff,
 } from '../domain/annotations.js';
 import { CLAIM_ANNOTATIONS, claimAnnotations, ClaimHeldError, ClaimLostError, claimVerdict, describeClaim, parseClaim, RELEASED_CLAIM, type Actor } from '../domain/claim.js';
-import { causedBy, errorChain, isTerminal, TerminalError, UnavailableError } from '../domain/errors.js';
+import { causedBy, errorChain, HostStartingError, isTerminal, TerminalError, UnavailableError } from '../domain/errors.js';
 import { matchesSelector } from '../domain/selector.js';
 import { applyPatch } from '../domain/node-patch.js';
 import { forwardIndex, TERMINAL_PHASES, type MigrationState, type NodePatch, type NodeView, type Phase } from '../domain/types.js';
@@ -573,9 +573,10 @@ const ACTIONS: Record<Exclude<ActionName, 'beginRollback' | 'fail'>, ActionImpl>
       const results = [...preflightChecks(host.facts, ctx.deps.config, source, host.rendered), ...(await runAsserts(playbook, host.runner))];
       ctx.deps.observer?.emit({ type: 'preflight', node: ctx.node.name, results });
       const failed = results.filter((r) => !r.ok);
-      if (failed.length > 0) {
-        throw new TerminalError(`checks failed: ${failed.map((r) => `${r.name}: ${r.message}`).join('; ')}`);
-      }
+      const why = `checks failed: ${failed.map((r) => `${r.name}: ${r.message}`).join('; ')}`;
+      // A node still booting (after a power loss, say) is waited for, like one whose sshd is down.
+      if (failed.length > 0 && failed.every((r) => r.transient)) throw new HostStartingError(why);
+      if (failed.length > 0) throw new TerminalError(why);
       await recordImagesToCarry(host.runner);
       // What cannot be carried over from the node's Docker settings is said, not dropped silently.
       const warnings = results.filter((r) => r.severity === 'warning');

@@ -30,6 +30,8 @@ export interface DockerImage {
 
 export interface ImageFacts {
   dockerRunning: boolean;
+  /** Docker is not running yet but on its way: docker.service activating, or systemd still booting the node. */
+  starting: boolean;
   /** Docker keeps its images in containerd (the containerd image store: Engine 29+, or features.containerd-snapshotter). */
   containerdImageStore: boolean;
   containers: DockerContainer[];
@@ -54,6 +56,8 @@ export function imagesScript(backupDir: string): string {
   const list = shQuote(imageListPath(backupDir));
   return `sec() { echo "${MARK}$1"; }
 sec docker-running; systemctl is-active --quiet docker.service && echo yes
+sec docker-state; systemctl is-active docker.service 2>/dev/null
+sec system-state; systemctl is-system-running 2>/dev/null
 sec docker-store; if systemctl is-active --quiet docker.service; then docker info --format '{{json .DriverStatus}}' 2>/dev/null; fi
 sec containers; if systemctl is-active --quiet docker.service; then docker ps -aq --no-trunc | xargs -r docker inspect --format '{{.Id}}	{{.Config.Image}}	{{.Image}}	{{.Name}}	{{.State.Running}}	{{with .Config.Labels}}{{index . "io.kubernetes.pod.namespace"}}{{end}}	{{with .Config.Labels}}{{index . "io.kubernetes.pod.name"}}{{end}}' 2>/dev/null; fi
 sec images; if systemctl is-active --quiet docker.service; then docker images -q --no-trunc | sort -u | xargs -r docker image inspect --format '{{.Id}}	{{json .RepoTags}}	{{json .RepoDigests}}	{{.Size}}' 2>/dev/null; fi
@@ -97,6 +101,7 @@ export function parseImagesFacts(output: string): ImageFacts {
   const recorded = lines('recorded');
   return {
     dockerRunning: lines('docker-running')[0] === 'yes',
+    starting: ['activating', 'reloading'].includes(lines('docker-state')[0]?.trim() ?? '') || ['initializing', 'starting'].includes(lines('system-state')[0]?.trim() ?? ''),
     containerdImageStore: lines('docker-store').some((l) => l.includes('io.containerd.snapshotter')),
     containers,
     images,

@@ -17,6 +17,8 @@ export interface CheckResult {
    * true, so preflight does not fail); info: what will be carried or written, for the plan.
    */
   severity?: 'warning' | 'info';
+  /** A failure that passes by itself (the node still starting): preflight is asked again after a backoff, not counted. */
+  transient?: true;
 }
 
 const check = (name: string, ok: boolean, good: string, bad: string): CheckResult => ({ name, ok, message: ok ? good : bad });
@@ -152,6 +154,10 @@ function imageChecks(facts: HostFacts, config: Config, rendered: RenderedFiles):
     if (missing.length > 0) {
       out.push({ name: 'images', ok: true, severity: 'warning', message: `images.carryOver is off: after the switch these are pulled from their registries: ${missing.join(', ')}` });
     }
+    return out;
+  }
+  if (!facts.images.dockerRunning && !plan.fromRecord && facts.images.starting) {
+    out.push({ name: 'images-docker', ok: false, transient: true, message: 'Docker is not running yet: the node is still starting (docker.service activating, or systemd booting); asking again after a backoff' });
     return out;
   }
   if (!facts.images.dockerRunning && !plan.fromRecord) {

@@ -156,6 +156,20 @@ describe('engine: a full migration with fakes', () => {
     expect(w.nodes.nodes.get('w1')!.unschedulable).toBe(false);
   });
 
+  it('waits for a node still starting (Docker activating after a power loss) instead of rolling it back', async () => {
+    let booting = 2; // the first two fact probes find Docker activating
+    const w = world({
+      responders: [(cmd) => (cmd.includes('@@cri-migrator:') && booting-- > 0 ? { code: 0, stdout: factsOutput({ images: { dockerRunning: false, dockerState: 'activating', systemState: 'starting' } }), stderr: '' } : undefined)],
+    });
+    await expect(reconcileNode('w1', w.deps)).rejects.toBeInstanceOf(ActionFailedError);
+    expect(state(w)[ANNOTATIONS.phase]).toBe('Pending'); // nothing changed, back in line
+    expect(state(w)[ANNOTATIONS.attempt]).toBe('0'); // not counted
+    expect(state(w)[ANNOTATIONS.blockedBy]).toMatch(/images-docker: Docker is not running yet: the node is still starting/);
+    expect(await driveNode('w1', w.deps)).toMatchObject({ phase: 'Succeeded' });
+    expect(w.events.events.map((e) => e.reason)).not.toContain('MigrationRollingBack');
+    expect(w.events.events.filter((e) => e.reason === 'MigrationBlocked')).toHaveLength(2);
+  });
+
   it('retries a failed step with backoff and records the attempt', async () => {
     let failures = 2;
     const w = world({

@@ -19,6 +19,9 @@ export interface HostSpec {
 
 export interface ImagesSpec {
   dockerRunning: boolean;
+  /** systemctl is-active docker.service, and is-system-running (default: active, running; inactive when not dockerRunning). */
+  dockerState?: string;
+  systemState?: string;
   /** id, Config.Image, image id, name, running, pod namespace, pod name */
   containers: string[][];
   /** id, tags, digests, size */
@@ -49,7 +52,9 @@ export const DEFAULT_IMAGES: ImagesSpec = {
 export function imagesOutput(spec: Partial<ImagesSpec> = {}): string {
   const s = { ...DEFAULT_IMAGES, ...spec };
   const M = '@@cri-migrator-images:';
-  const out = [`${M}docker-running`, ...(s.dockerRunning ? ['yes'] : []), `${M}docker-store`, ...(s.dockerRunning ? ['[["Backing Filesystem","extfs"]]'] : [])];
+  const out = [`${M}docker-running`, ...(s.dockerRunning ? ['yes'] : [])];
+  out.push(`${M}docker-state`, s.dockerState ?? (s.dockerRunning ? 'active' : 'inactive'), `${M}system-state`, s.systemState ?? 'running');
+  out.push(`${M}docker-store`, ...(s.dockerRunning ? ['[["Backing Filesystem","extfs"]]'] : []));
   out.push(`${M}containers`, ...(s.dockerRunning ? s.containers.map((c) => c.join('\t')) : []));
   out.push(`${M}images`, ...(s.dockerRunning ? s.images.map(([id, tags, digests, size]) => [id, JSON.stringify(tags), JSON.stringify(digests), String(size)].join('\t')) : []));
   out.push(`${M}static`, ...s.staticPodImages, `${M}containerd`, ...s.inContainerd, `${M}recorded`, ...(s.recorded ? ['present', ...s.recorded] : []), `${M}end`);
