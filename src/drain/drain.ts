@@ -69,6 +69,9 @@ export async function drainNode(options: DrainOptions): Promise<DrainReport> {
   );
   // Watch for deletions from the start, so none is missed while evictions are being posted.
   const deletion = evictor.waitForDeletion(nodeName, classified.evict, stop.signal);
+  // Awaited below; when an eviction throws first (the API server paused), the watch fails on its
+  // own afterwards and must not become an unhandled rejection (it killed the controller).
+  deletion.catch(() => undefined);
 
   const budgets = new Map<string, BudgetView | undefined>();
   const readBudget = async (pod: PodView, name: string) => {
