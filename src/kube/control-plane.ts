@@ -20,6 +20,12 @@ export function toStaticPodView(pod: V1Pod): StaticPodView {
 
 /** How often the static pods are looked at while they come back. */
 const POLL_MS = 2_000;
+/**
+ * How long they must stay Ready before they count: right after the kubelet restarts, a mirror
+ * pod can still carry the Ready of a moment before, and turn NotReady once the new kubelet
+ * reports (seen once on a single control plane: verified Ready, NotReady a few seconds later).
+ */
+const STABLE_MS = 10_000;
 
 export class KubeControlPlane implements ControlPlaneApi {
   constructor(
@@ -30,6 +36,7 @@ export class KubeControlPlane implements ControlPlaneApi {
   async waitForStaticPods(node: string, runtime: 'docker' | 'containerd', components: readonly string[], timeoutMs: number, signal?: AbortSignal): Promise<void> {
     const deadline = this.clock.now().getTime() + timeoutMs;
     let why = 'the API server did not answer';
+    let settledSince: number | undefined;
     for (;;) {
       const pods = await this.staticPods().catch((err: unknown) => {
         if (causedBy(err, UnavailableError)) return undefined; // its own API server restarting: look again
@@ -37,8 +44,14 @@ export class KubeControlPlane implements ControlPlaneApi {
       });
       if (pods) {
         const unsettled = staticPodsUnsettled(pods, node, runtime, components);
-        if (unsettled === undefined) return;
-        why = unsettled;
+        if (unsettled === undefined) {
+          settledSince ??= this.clock.now().getTime();
+          if (this.clock.now().getTime() - settledSince >= STABLE_MS) return;
+          why = `Ready for less than ${STABLE_MS / 1000}s`;
+        } else {
+          settledSince = undefined;
+          why = unsettled;
+        }
       }
       if (this.clock.now().getTime() >= deadline) {
         throw new Error(`the static pods of ${node} were not Ready on ${runtime} within ${Math.round(timeoutMs / 1000)}s: ${why}`);
