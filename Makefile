@@ -16,7 +16,7 @@ help:
 	@echo "make docs   - regenerate the README's configuration reference"
 	@echo "make chart  - regenerate charts/cri-migrator from manifests/"
 	@echo "make krew   - build the krew archive and manifest of kubectl cri-migrate (out/krew)"
-	@echo "make fault-matrix - every fault at the start of every phase, controller and CLI (hours; FAULTS=ssh-3s,sigkill runs those rows); writes docs/fault-matrix.md"
+	@echo "make fault-matrix - every fault at the start of every phase, controller and CLI (hours; FAULTS=ssh-3s,sigkill runs those rows; ssh-3s@Preflight/cli one cell); writes docs/fault-matrix.md"
 
 host:
 	bash hack/host-setup.sh

@@ -43,12 +43,25 @@ const QUICK: Cell[] = [
   { actor: "cli", faults: [{ fault: "host-key-changed", phase: "RuntimeConfigured" }, { fault: "sigkill", phase: "KubeletSwitched" }] },
 ];
 const KINDS: FaultKind[] = ["ssh-3s", "ssh-60s", "host-key-changed", "sigkill", "api-paused-30s", "node-restarted"];
-/** The matrix in parts (it takes hours): E2E_FAULTS=ssh-3s,sigkill runs those rows only, in that order; the table keeps the other rows' last results. */
-const WANTED = (process.env.E2E_FAULTS || KINDS.join(",")).split(",").map((k) => k.trim()).filter(Boolean);
-for (const k of WANTED) if (!KINDS.includes(k as FaultKind)) throw new Error(`E2E_FAULTS: unknown fault "${k}"; one of ${KINDS.join(", ")}`);
-const FULL: Cell[] = (WANTED as FaultKind[]).flatMap((fault) =>
-  PHASES.flatMap((phase) => (["controller", "cli"] as const).map((actor) => ({ actor, faults: [{ fault, phase }] }))),
-);
+/**
+ * The matrix in parts (it takes hours): E2E_FAULTS=ssh-3s,sigkill runs those rows only, in that
+ * order; `ssh-3s@Preflight` one phase of a row, `ssh-3s@Preflight/cli` one cell. The table keeps
+ * the other cells' last results.
+ */
+function selectCells(spec: string): Cell[] {
+  const actors = ["controller", "cli"] as const;
+  return spec.split(",").map((k) => k.trim()).filter(Boolean).flatMap((entry) => {
+    const m = /^([a-z0-9-]+)(?:@([A-Za-z]+)(?:\/([a-z]+))?)?$/.exec(entry);
+    const fault = m?.[1] as FaultKind | undefined;
+    if (!m || !KINDS.includes(fault!)) throw new Error(`E2E_FAULTS: "${entry}" is not a fault (one of ${KINDS.join(", ")}), optionally @phase and /actor, e.g. ssh-3s@Preflight/cli`);
+    const phase = m[2] as InjectPhase | undefined;
+    if (phase !== undefined && !PHASES.includes(phase)) throw new Error(`E2E_FAULTS: "${entry}": phase "${phase}" is not one of ${PHASES.join(", ")}`);
+    const actor = m[3] as Actor | undefined;
+    if (actor !== undefined && !actors.includes(actor as never)) throw new Error(`E2E_FAULTS: "${entry}": actor "${actor}" is not controller or cli`);
+    return (phase ? [phase] : PHASES).flatMap((p) => (actor ? [actor] : actors).map((a) => ({ actor: a, faults: [{ fault: fault!, phase: p }] })));
+  });
+}
+const FULL: Cell[] = selectCells(process.env.E2E_FAULTS || KINDS.join(","));
 const MATRIX_DOC = fileURLToPath(new URL("../../docs/fault-matrix.md", import.meta.url));
 const TABLE_HEAD = "| fault | injected at the start of | actor | outcome | seconds | note | run |";
 
@@ -82,7 +95,7 @@ function writeMatrix(results: Result[], cluster: Cluster): void {
       `${rows.length < total ? ` (the rest not run yet: \`make fault-matrix FAULTS=...\` runs the missing rows)` : ""}. ` +
       `Kind on a 2-core machine. ` +
       `Made by \`make fault-matrix\` (E2E_FAULT_MATRIX=1, test/e2e/operations.ts run by migrate-132.test.ts; ` +
-      `\`FAULTS=ssh-3s,sigkill\` runs those rows only and keeps the others): each cell injects a real fault when ` +
+      `\`FAULTS=ssh-3s,sigkill\` runs those rows only, \`FAULTS=ssh-3s@Preflight/cli\` one cell, and keeps the others): each cell injects a real fault when ` +
       `the phase starts (its intent is written on the Node). ssh-Ns: sshd refuses connections from then until N s after the ` +
       `next step that connects over SSH has begun; host-key-changed: the node presents another host key for 20 s; sigkill: ` +
       `the actor is killed with SIGKILL and started again (the controller as a new pod would be, the CLI run again); ` +
