@@ -10,6 +10,8 @@ import { KubePodEvictor } from '../../src/kube/drain.js';
 import { KubeEventRecorder } from '../../src/kube/events.js';
 import { createLogger } from '../../src/log.js';
 import { KubeNodeApi } from '../../src/kube/nodes.js';
+import { KubeControlPlane } from '../../src/kube/control-plane.js';
+import { FakeClock } from '../unit/fakes.js';
 import { ApiUnavailableError, NodeGoneError, StaleStateError, systemClock } from '../../src/ports.js';
 import { causedBy } from '../../src/domain/errors.js';
 import { json, startLocalApi } from './local-api.js';
@@ -354,5 +356,47 @@ describe('KubeEventRecorder over HTTP', () => {
     await recorder.record('w1', ev); // PATCH 404 -> POST w1.2
     await recorder.record('w1', ev); // PATCH w1.2 404 -> POST 500: logged, not thrown
     expect(seen.map((s) => `${s.method} ${s.url.split('?')[0]!.split('/').pop()}`)).toEqual(['POST events', 'PATCH w1.1', 'POST events', 'PATCH w1.2', 'POST events']);
+  });
+});
+
+describe('KubeControlPlane over HTTP', () => {
+  const staticPod = (component: string, ready: boolean) => ({
+    metadata: { name: `${component}-cp1`, namespace: 'kube-system', labels: { component, tier: 'control-plane' } },
+    spec: { nodeName: 'cp1' },
+    status: {
+      conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }],
+      containerStatuses: [{ name: component, containerID: `containerd://${component}1`, ready }],
+    },
+  });
+  /** The static pods as the kubelet reports them at each poll: `ready(i)` for the i-th list. */
+  const servePods = (ready: (poll: number) => boolean) => {
+    let polls = 0;
+    handlers.push((req, _body, res) => {
+      if (req.method !== 'GET' || !req.url!.startsWith('/api/v1/namespaces/kube-system/pods?')) return false;
+      expect(new URL(req.url!, 'http://x').searchParams.get('labelSelector')).toBe('tier=control-plane');
+      const r = ready(polls++);
+      json(res, 200, { kind: 'PodList', apiVersion: 'v1', metadata: {}, items: [staticPod('etcd', true), staticPod('kube-apiserver', r)] });
+      return true;
+    });
+    return () => polls;
+  };
+
+  it('counts the static pods back only once they have stayed Ready 10 s: a Ready that turns NotReady starts the wait again', async () => {
+    const clock = new FakeClock();
+    const t0 = clock.now().getTime();
+    // Ready at the first two polls (the mirror pod's Ready from before the kubelet restarted),
+    // NotReady at the third (the new kubelet's first report), Ready from then on.
+    const polls = servePods((i) => i !== 2);
+    await new KubeControlPlane(core, clock).waitForStaticPods('cp1', 'containerd', ['etcd', 'kube-apiserver'], 120_000);
+    // Polls every 2 s: Ready again at 6 s, counted at 16 s.
+    expect(clock.now().getTime() - t0).toBe(16_000);
+    expect(polls()).toBe(9);
+  });
+
+  it('gives up at the time limit naming what was seen last, when the pods never stay Ready 10 s', async () => {
+    const clock = new FakeClock();
+    servePods((i) => i % 4 !== 3); // NotReady every fourth poll: never 10 s in a row
+    await expect(new KubeControlPlane(core, clock).waitForStaticPods('cp1', 'containerd', ['etcd', 'kube-apiserver'], 28_000))
+      .rejects.toThrow(/static pods of cp1 were not Ready on containerd within 28s: Ready for less than 10s/);
   });
 });
