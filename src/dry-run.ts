@@ -16,6 +16,7 @@ export function withDryRun(deps: EngineDeps, observer: EngineObserver): EngineDe
   };
   return {
     ...deps,
+    dryRun: true,
     observer: stream,
     nodes: new RecordingNodeApi(deps.nodes, sink),
     evictor: new RecordingEvictor(deps.evictor, sink),

@@ -344,7 +344,7 @@ export function renderPlanText(plans: readonly NodePlan[]): string {
     }
     const images = plan.preflight.filter((c) => c.severity === 'info' && c.name === 'images');
     if (images.length > 0) {
-      out.push('', '  Images carried from Docker into containerd (before Docker stops):');
+      out.push('', '  Images carried from Docker into containerd (started during the drain, before Docker stops):');
       for (const c of images) out.push(`    - ${c.message}`);
     }
     const warnings = plan.preflight.filter((c) => c.severity === 'warning');

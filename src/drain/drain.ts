@@ -31,6 +31,8 @@ export interface DrainOptions {
   log: Logger;
   /** Called whenever the set of blocking pods changes (empty when nothing blocks any more). */
   onBlocked: (blockers: readonly Blocker[]) => Promise<void>;
+  /** Called once the node's pods are found evictable, before the first eviction (not on a refusal). */
+  onEvicting?: () => void;
   signal?: AbortSignal;
 }
 
@@ -57,6 +59,7 @@ export async function drainNode(options: DrainOptions): Promise<DrainReport> {
   if (classified.refuse.length > 0) {
     throw new TerminalError(`drain of ${nodeName} refused: ${describeRefusals(classified.refuse)}`);
   }
+  options.onEvicting?.();
   for (const { pod, reason } of classified.skip) log.debug({ pod: podKey(pod), reason }, 'not evicting');
   if (classified.evict.length === 0) return { classified, evicted: [] };
 

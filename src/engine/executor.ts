@@ -23,7 +23,7 @@ import { forwardIndex, TERMINAL_PHASES, type MigrationState, type NodePatch, typ
 import { describeBlockers, drainNode } from '../drain/drain.js';
 import { detectSourceRuntime, gatherFacts, type HostFacts } from '../host/facts.js';
 import { renderFiles, type RenderedFiles } from '../host/files.js';
-import { ensureBackup, recordImagesToCarry, rollbackStages, runAsserts, runBackupDir, runStage, type RunnerContext, type Stage } from '../host/playbook-runner.js';
+import { ensureBackup, recordImagesToCarry, rollbackStages, runAsserts, runBackupDir, runDuringDrain, runStage, type RunnerContext, type Stage } from '../host/playbook-runner.js';
 import { preflightChecks } from '../host/preflight.js';
 import { nodeLogger, redactText, type Logger } from '../log.js';
 import type { PlaybookSet } from '../playbooks/loader.js';
@@ -71,6 +71,8 @@ export interface EngineDeps {
   observer?: EngineObserver;
   /** Cancels what is in flight (a stopping controller, Ctrl-C). */
   signal?: AbortSignal;
+  /** A plan: the mutating ports only record; nothing is started on the side (steps during the drain). */
+  dryRun?: true;
 }
 
 export type PassResult =
@@ -565,6 +567,45 @@ function playbookFor(ctx: ActionContext, facts: HostFacts) {
   return { source, playbook: ctx.deps.playbooks.forSource(source) };
 }
 
+/**
+ * The playbook's steps that may start while the node drains (duringDrain: the image carry-over),
+ * over the node's SSH connection beside the drain. Best effort: what fails or is cut short here,
+ * the step's own stage does again and reports. Not in a dry run: the plan shows the step once, in
+ * its stage. done(): once the drain is over, the work already under way is waited for (the stage
+ * would do the same work); a connection not yet made is given up.
+ */
+function startDuringDrain(ctx: ActionContext): { cancel(): void; done(): Promise<void> } {
+  const stop = new AbortController();
+  const onAbort = () => stop.abort(ctx.signal.reason);
+  ctx.signal.addEventListener('abort', onAbort, { once: true });
+  let working = false;
+  const work = ctx.deps.dryRun
+    ? Promise.resolve()
+    : withRemote({ ...ctx, signal: stop.signal }, async (remote) => {
+        stop.signal.throwIfAborted(); // given up while connecting
+        working = true;
+        const host = await planHost(ctx, remote);
+        const { playbook } = playbookFor(ctx, host.facts);
+        const reports = await runDuringDrain(playbook, host.runner);
+        if (reports.length > 0) ctx.log.info({ steps: reports }, 'steps started during the drain');
+      }).catch((err: unknown) => {
+        if (!stop.signal.aborted) ctx.log.warn({ err }, 'a step started during the drain failed; its stage runs it again');
+      });
+  return {
+    cancel: () => stop.abort(new Error('the drain failed')),
+    async done() {
+      if (!working) {
+        // Not connected yet (sshd slow or down): given up, and not waited for.
+        stop.abort(new Error('the drain is over before the connection was made'));
+        void work.finally(() => ctx.signal.removeEventListener('abort', onAbort));
+        return;
+      }
+      await work;
+      ctx.signal.removeEventListener('abort', onAbort);
+    },
+  };
+}
+
 const ACTIONS: Record<Exclude<ActionName, 'beginRollback' | 'fail'>, ActionImpl> = {
   async preflight(ctx) {
     return withRemote(ctx, async (remote) => {
@@ -600,21 +641,33 @@ const ACTIONS: Record<Exclude<ActionName, 'beginRollback' | 'fail'>, ActionImpl>
   async drain(ctx) {
     if (!ctx.node.unschedulable) await ctx.deps.nodes.patch(ctx.node.name, { unschedulable: true });
     const since = ctx.state.intentSince ?? ctx.deps.clock.now();
-    await drainNode({
-      nodeName: ctx.node.name,
-      deadline: new Date(since.getTime() + ctx.deps.config.drain.timeoutSeconds * 1000),
-      config: ctx.deps.config,
-      evictor: ctx.deps.evictor,
-      clock: ctx.deps.clock,
-      log: ctx.log,
-      signal: ctx.signal,
-      onBlocked: async (blockers) => {
-        ctx.deps.observer?.emit({ type: 'drainBlocked', node: ctx.node.name, blockers });
-        const text = describeBlockers(blockers);
-        await ctx.deps.nodes.patch(ctx.node.name, { annotations: { [ANNOTATIONS.blockedBy]: text === '' ? null : redactText(text).slice(0, 1024) } });
-        if (text !== '') await ctx.deps.events.record(ctx.node.name, { type: 'Warning', reason: 'DrainBlocked', message: `waiting for: ${text}` });
-      },
-    });
+    // Started once the pods are found evictable: a refused drain touches nothing on the host.
+    let during: ReturnType<typeof startDuringDrain> | undefined;
+    try {
+      await drainNode({
+        nodeName: ctx.node.name,
+        deadline: new Date(since.getTime() + ctx.deps.config.drain.timeoutSeconds * 1000),
+        config: ctx.deps.config,
+        evictor: ctx.deps.evictor,
+        clock: ctx.deps.clock,
+        log: ctx.log,
+        signal: ctx.signal,
+        onBlocked: async (blockers) => {
+          ctx.deps.observer?.emit({ type: 'drainBlocked', node: ctx.node.name, blockers });
+          const text = describeBlockers(blockers);
+          await ctx.deps.nodes.patch(ctx.node.name, { annotations: { [ANNOTATIONS.blockedBy]: text === '' ? null : redactText(text).slice(0, 1024) } });
+          if (text !== '') await ctx.deps.events.record(ctx.node.name, { type: 'Warning', reason: 'DrainBlocked', message: `waiting for: ${text}` });
+        },
+        onEvicting: () => {
+          during ??= startDuringDrain(ctx);
+        },
+      });
+    } catch (err) {
+      during?.cancel();
+      throw err;
+    } finally {
+      await during?.done();
+    }
     return {};
   },
 

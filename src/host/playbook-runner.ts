@@ -209,6 +209,22 @@ export async function runStage(playbook: SourcePlaybook, stage: Stage, ctx: Runn
   return reports;
 }
 
+/**
+ * The builtin steps the playbook lets start while the node drains (duringDrain), in order; their
+ * stage runs them again later and finds what they did (each skips what is already there).
+ */
+export async function runDuringDrain(playbook: SourcePlaybook, ctx: RunnerContext): Promise<StepReport[]> {
+  if (ctx.rendered.blockers.length > 0) return []; // preflight refused these; nothing starts
+  const reports: StepReport[] = [];
+  for (const step of playbook.steps) {
+    if (!isBuiltinStep(step) || !step.duringDrain || !applies(step, ctx)) continue;
+    const timeoutMs = step.timeoutSeconds * 1000;
+    const outcome = step.builtin === 'carry-images' ? await carryImages(ctx, timeoutMs) : await verifyImages(ctx, timeoutMs);
+    reports.push({ step: step.name, stage: step.stage, outcome });
+  }
+  return reports;
+}
+
 /** The carry plan of this node: what its containers use, as the facts saw it. */
 export function carryPlanOf(ctx: Pick<RunnerContext, 'facts' | 'rendered' | 'config'>): CarryPlan {
   return planCarry(ctx.facts.images, { sandboxImage: ctx.rendered.sandboxImage, include: ctx.config.images.include, exclude: ctx.config.images.exclude });
@@ -251,7 +267,9 @@ async function carryImages(ctx: RunnerContext, timeoutMs: number): Promise<StepR
   ctx.onProgress?.(
     `carried ${todo.length} images, ${mib(moved)} in ${seconds.toFixed(1)}s (${(todo.length / seconds).toFixed(2)} images/s, ${(moved / 1024 / 1024 / seconds).toFixed(1)} MiB/s); ` +
       `${plan.images.length - todo.length} already in containerd`,
-    true,
+    // The closing figure goes on the node (an Event) when something was moved: a step that finds
+    // everything there already (carried during the drain) only says so in the progress.
+    todo.length > 0,
   );
   return todo.length === 0 ? 'already-done' : 'done';
 }

@@ -103,6 +103,12 @@ export const BuiltinStepSchema = z
     ...stepBase,
     /** carry-images: Docker's images into containerd's k8s.io namespace; verify-images: each of them answers through the CRI. */
     builtin: z.enum(BUILTINS),
+    /**
+     * Also started while the node drains (it must skip what is already done): the node spends that
+     * time emptying anyway, and its stage then finds the work done. Best effort: a failure there is
+     * the stage's to meet again and report.
+     */
+    duringDrain: z.boolean().default(false),
   })
   .strict();
 

@@ -32,9 +32,16 @@ function world(options: { config?: Config; w1?: Partial<NodeView>; kubeletComesB
     makePod('web-2'),
     makePod('kube-proxy-x', { namespace: 'kube-system', controllers: [{ kind: 'DaemonSet', name: 'kube-proxy' }] }),
   ]);
+  // What `docker save | ctr import` put into containerd, as the next facts probe sees it.
+  const inContainerd: string[] = [];
   const responders: Responder[] = [
     ...(options.responders ?? []),
-    (cmd) => (cmd.includes('@@cri-migrator:') ? { code: 0, stdout: factsOutput(), stderr: '' } : undefined),
+    (cmd, o) => {
+      const carried = /ctr -n k8s\.io images import .* grep -qxF '?([^' ]+)'?$/.exec(cmd);
+      if (o.mutates && carried) inContainerd.push(carried[1]!);
+      return undefined;
+    },
+    (cmd) => (cmd.includes('@@cri-migrator:') ? { code: 0, stdout: factsOutput({ images: { inContainerd: [...inContainerd] } }), stderr: '' } : undefined),
     // The playbook's preflight asserts hold on this host.
     (cmd, o) => (!o.mutates && /^(test -[df] |systemctl cat )/.test(cmd) ? { code: 0, stdout: '', stderr: '' } : undefined),
     (cmd, o) => {
@@ -100,14 +107,40 @@ describe('engine: a full migration with fakes', () => {
     expect(w.events.events.filter((e) => e.reason.startsWith('Migration')).map((e) => e.reason)).toEqual([
       'MigrationPreflight',
       'MigrationCordoned',
+      'MigrationImagesCarried', // during the drain
       'MigrationDrained',
-      'MigrationImagesCarried',
       'MigrationRuntimeConfigured',
       'MigrationKubeletSwitched',
       'MigrationVerified',
       'MigrationUncordoned',
       'MigrationSucceeded',
     ]);
+  });
+
+  it('carries the images while the node drains, once its pods are found evictable; the runtime stage finds them there', async () => {
+    const seen: { ref: string; phase?: string; intent?: string; evicted: number }[] = [];
+    let w: World | undefined;
+    const w0 = world({
+      responders: [
+        (cmd, o) => {
+          const ref = /grep -qxF '?([^' ]+)'?$/.exec(cmd)?.[1];
+          if (o.mutates && ref && cmd.includes('images import')) {
+            const a = w!.nodes.nodes.get('w1')!.annotations;
+            seen.push({ ref, phase: a[ANNOTATIONS.phase], intent: a[ANNOTATIONS.intent], evicted: w!.evictor.evictions.length });
+          }
+          return undefined;
+        },
+      ],
+    });
+    w = w0;
+    w.evictor.blockedFor.set('web-2', 2);
+    expect(await driveNode('w1', w.deps)).toMatchObject({ kind: 'settled', phase: 'Succeeded' });
+    // Each image once, all of them while the drain was under way (Cordoned, intent Drained).
+    expect(seen.map((s) => s.ref).sort()).toEqual(['docker.io/library/busybox:1.36', 'k8s.gcr.io/kube-proxy:v1.23.17', 'k8s.gcr.io/pause:3.6']);
+    expect(seen.every((s) => s.phase === 'Cordoned' && s.intent === 'Drained')).toBe(true);
+    const carriedEvents = w.events.events.filter((e) => e.reason === 'MigrationImagesCarried');
+    expect(carriedEvents).toHaveLength(1);
+    expect(carriedEvents[0]!.message).toMatch(/^carried 3 images, .*; 0 already in containerd$/);
   });
 
   it('writes the node once per phase: the next step\'s intent goes with the completed phase, and its pass does not call it resuming', async () => {
@@ -267,5 +300,9 @@ describe('engine: admission and dry run', () => {
     const waitReady = index((r) => r.kind === 'wait' && r.description === 'Ready with a containerd:// runtime');
     expect(cordon).toBeGreaterThanOrEqual(0);
     expect([cordon, evict, stopKubelet, waitReady]).toEqual([...[cordon, evict, stopKubelet, waitReady]].sort((a, b) => a - b));
+    // The carry-over is shown once, in its stage: a plan starts nothing beside the drain.
+    const carries = records.filter((r) => r.kind === 'exec' && r.command.includes('ctr -n k8s.io images import'));
+    expect(carries).toHaveLength(3);
+    expect(records.indexOf(carries[0]!)).toBeGreaterThan(records.findLastIndex((r) => r.kind === 'evict'));
   });
 });
