@@ -85,6 +85,15 @@ export class SshRemoteHost implements RemoteHost {
       // it answers with the right key; a wrong key is never accepted.
       throw new HostUnreachableError(`SSH connection to ${this.target} failed: ${reason}`, { cause: err });
     }
+    // node-ssh listens for the connection's errors only while connecting. Later ones (the node
+    // reset the connection: a power loss, sshd killed), while it sits idle between steps or under
+    // a command, would be an unhandled 'error' event, which ends the process: the connection is
+    // dropped instead, a command under it fails as HostUnreachableError, the next connects again.
+    ssh.connection?.on('error', (err: Error) => {
+      this.log.warn({ target: this.target, err: redactText(err.message) }, 'the SSH connection failed; dropped');
+      if (this.ssh === ssh) this.ssh = undefined;
+      ssh.dispose();
+    });
     this.ssh = ssh;
   }
 

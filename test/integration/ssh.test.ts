@@ -3,7 +3,7 @@
 // temporary directory, and sshd runs in the foreground on a free port.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -214,6 +214,40 @@ describe('SshRemoteHost against a real sshd', () => {
     // The next command opens a new connection.
     expect((await host.exec('echo again', { timeoutMs: 5_000, mutates: false })).stdout).toBe('again\n');
     await host.close();
+  });
+
+  it('a connection reset while it sits idle between steps is dropped, not a crash: the next command connects again', async () => {
+    // A TCP proxy in front of sshd, whose client side is reset (RST: ECONNRESET on our end), as a
+    // node that loses power resets the connection a migration keeps open between its steps.
+    const sockets: Socket[] = [];
+    const proxy = createServer((client) => {
+      sockets.push(client);
+      const upstream = connect(port, '127.0.0.1');
+      client.pipe(upstream).pipe(client);
+      upstream.on('error', () => client.destroy());
+      client.on('error', () => upstream.destroy());
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const proxyPort = (proxy.address() as AddressInfo).port;
+    const hostPub = readFileSync(join(dir, 'host_key.pub'), 'utf8').trim().split(/\s+/);
+    writeFileSync(join(dir, 'proxy_known_hosts'), `${hostToken('127.0.0.1', proxyPort)} ${hostPub[0]} ${hostPub[1]}\n`);
+    const host = new SshRemoteHost(target({ port: proxyPort, knownHostsPath: join(dir, 'proxy_known_hosts') }), log);
+    const uncaught: unknown[] = [];
+    const onUncaught = (err: unknown) => uncaught.push(err);
+    process.on('uncaughtException', onUncaught);
+    try {
+      expect((await host.exec('echo one', { timeoutMs: 5_000, mutates: false })).stdout).toBe('one\n');
+      expect(sockets).toHaveLength(1);
+      sockets[0]!.resetAndDestroy();
+      await new Promise((r) => setTimeout(r, 500));
+      expect(uncaught).toEqual([]);
+      expect((await host.exec('echo two', { timeoutMs: 5_000, mutates: false })).stdout).toBe('two\n');
+      expect(sockets).toHaveLength(2); // a new connection
+    } finally {
+      process.off('uncaughtException', onUncaught);
+      await host.close();
+      await new Promise((r) => proxy.close(r));
+    }
   });
 
   it('accepts an unknown key only with trust-on-first-use, and then pins it', async () => {
