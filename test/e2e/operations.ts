@@ -235,7 +235,13 @@ describe("operations", () => {
           expect(runtimeOf(settled)).toMatch(/^containerd:\/\//);
           expect((await sshRun(cluster, ip, "crictl info >/dev/null && echo CRI-OK")).stdout).toContain("CRI-OK");
         }
-        if (cliResult) expect(cliResult.code, cliResult.stderr).toBe(outcome === "Succeeded" ? 0 : 1);
+        // The message is the table's note when this fails: the last errors `migrate` printed.
+        const said = (r: { code: number; stderr: string }) => {
+          const lines = r.stderr.trim().split("\n").map((l) => l.trim()).filter(Boolean);
+          const errors = lines.filter((l) => /error|fail/i.test(l)).slice(-2);
+          return `migrate exited ${r.code}: ${(errors.length > 0 ? errors : lines.slice(-1)).join(" / ")}`;
+        };
+        if (cliResult) expect(cliResult.code, said(cliResult)).toBe(outcome === "Succeeded" ? 0 : 1);
         // The guarded pods come back.
         const deadline = Date.now() + 180_000;
         while ((await readyReplicas(api, ns, "web")) < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2_000));
