@@ -8,7 +8,7 @@ import type { Logger } from '../log.js';
 import { redactText } from '../log.js';
 import type { RemoteHost } from '../ports.js';
 import type { SourcePlaybook } from '../playbooks/loader.js';
-import { isBuiltinStep, isWriteStep, type Step, type TemplateVariable } from '../playbooks/schema.js';
+import { isBuiltinStep, isWriteStep, type BuiltinStep, type Step, type TemplateVariable } from '../playbooks/schema.js';
 import { carryCommand, imageListPath, mib, planCarry, verifyImagesScript, type CarryPlan } from './images.js';
 import type { HostFacts } from './facts.js';
 import type { ManagedFile, RenderedFiles } from './files.js';
@@ -169,8 +169,7 @@ export async function runStage(playbook: SourcePlaybook, stage: Stage, ctx: Runn
     }
     const timeoutMs = step.timeoutSeconds * 1000;
     if (isBuiltinStep(step)) {
-      const outcome = step.builtin === 'carry-images' ? await carryImages(ctx, timeoutMs) : await verifyImages(ctx, timeoutMs);
-      reports.push({ step: step.name, stage, outcome });
+      reports.push({ step: step.name, stage, outcome: await runBuiltin(step, ctx) });
       continue;
     }
     if (isWriteStep(step)) {
@@ -209,6 +208,12 @@ export async function runStage(playbook: SourcePlaybook, stage: Stage, ctx: Runn
   return reports;
 }
 
+/** What the engine does itself at a builtin step. */
+function runBuiltin(step: BuiltinStep, ctx: RunnerContext): Promise<StepReport['outcome']> {
+  const timeoutMs = step.timeoutSeconds * 1000;
+  return step.builtin === 'carry-images' ? carryImages(ctx, timeoutMs) : verifyImages(ctx, timeoutMs);
+}
+
 /**
  * The builtin steps the playbook lets start while the node drains (duringDrain), in order; their
  * stage runs them again later and finds what they did (each skips what is already there).
@@ -218,9 +223,7 @@ export async function runDuringDrain(playbook: SourcePlaybook, ctx: RunnerContex
   const reports: StepReport[] = [];
   for (const step of playbook.steps) {
     if (!isBuiltinStep(step) || !step.duringDrain || !applies(step, ctx)) continue;
-    const timeoutMs = step.timeoutSeconds * 1000;
-    const outcome = step.builtin === 'carry-images' ? await carryImages(ctx, timeoutMs) : await verifyImages(ctx, timeoutMs);
-    reports.push({ step: step.name, stage: step.stage, outcome });
+    reports.push({ step: step.name, stage: step.stage, outcome: await runBuiltin(step, ctx) });
   }
   return reports;
 }
