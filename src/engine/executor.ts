@@ -576,32 +576,26 @@ function playbookFor(ctx: ActionContext, facts: HostFacts) {
  */
 function startDuringDrain(ctx: ActionContext): { cancel(): void; done(): Promise<void> } {
   const stop = new AbortController();
-  const onAbort = () => stop.abort(ctx.signal.reason);
-  ctx.signal.addEventListener('abort', onAbort, { once: true });
+  const signal = AbortSignal.any([ctx.signal, stop.signal]);
   let working = false;
   const work = ctx.deps.dryRun
     ? Promise.resolve()
-    : withRemote({ ...ctx, signal: stop.signal }, async (remote) => {
-        stop.signal.throwIfAborted(); // given up while connecting
+    : withRemote({ ...ctx, signal }, async (remote) => {
+        signal.throwIfAborted(); // given up while connecting
         working = true;
         const host = await planHost(ctx, remote);
         const { playbook } = playbookFor(ctx, host.facts);
         const reports = await runDuringDrain(playbook, host.runner);
         if (reports.length > 0) ctx.log.info({ steps: reports }, 'steps started during the drain');
       }).catch((err: unknown) => {
-        if (!stop.signal.aborted) ctx.log.warn({ err }, 'a step started during the drain failed; its stage runs it again');
+        if (!signal.aborted) ctx.log.warn({ err }, 'a step started during the drain failed; its stage runs it again');
       });
   return {
     cancel: () => stop.abort(new Error('the drain failed')),
     async done() {
-      if (!working) {
-        // Not connected yet (sshd slow or down): given up, and not waited for.
-        stop.abort(new Error('the drain is over before the connection was made'));
-        void work.finally(() => ctx.signal.removeEventListener('abort', onAbort));
-        return;
-      }
+      // Not connected yet (sshd slow or down): given up, and not waited for.
+      if (!working) return stop.abort(new Error('the drain is over before the connection was made'));
       await work;
-      ctx.signal.removeEventListener('abort', onAbort);
     },
   };
 }

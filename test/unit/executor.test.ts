@@ -143,6 +143,29 @@ describe('engine: a full migration with fakes', () => {
     expect(carriedEvents[0]!.message).toMatch(/^carried 3 images, .*; 0 already in containerd$/);
   });
 
+  it('gives up the carry during the drain when the drain is over before its connection is made: the runtime stage carries, once', async () => {
+    const w = world();
+    const connect = w.deps.connect;
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((r) => (release = r));
+    let calls = 0;
+    // The second connection is the one started beside the drain (preflight made the first).
+    w.deps.connect = async (node) => {
+      calls++;
+      if (calls === 2) await held;
+      return connect(node);
+    };
+    const result = await driveNode('w1', w.deps);
+    const ran = w.remote.commands.length;
+    release(); // the connection comes now: the work given up runs nothing on it
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    expect(w.remote.commands.length).toBe(ran);
+    expect(result).toMatchObject({ kind: 'settled', phase: 'Succeeded' });
+    const carries = w.remote.commands.filter((c) => c.mutates && c.command.includes('images import'));
+    expect(carries).toHaveLength(3); // each image once, by the runtime stage
+    expect(w.events.events.filter((e) => e.reason === 'MigrationImagesCarried')).toHaveLength(1);
+  });
+
   it('writes the node once per phase: the next step\'s intent goes with the completed phase, and its pass does not call it resuming', async () => {
     const w = world();
     expect(await driveNode('w1', w.deps)).toMatchObject({ kind: 'settled', phase: 'Succeeded' });
