@@ -296,10 +296,31 @@ render_kind_config() {
   done
 }
 
-up() {
-  # Suites run two at a time: builds and cluster creation go one at a time (the same images
-  # and caches; two kind creations at once only slow each other down on two cores).
+# The builds a shape needs, before the cluster lock: each build script holds a lock of its own
+# (hack/lib.sh), so a suite waiting for a build (hack/test.sh builds some in the background) does
+# not hold back another suite's cluster creation.
+build_for_shape() {
   mkdir -p "$CACHE_DIR"
+  timed "host setup" flock -o "$CACHE_DIR/host-setup.lock" "$HACK_DIR/host-setup.sh"
+  timed "tools" "$HACK_DIR/build-tools.sh"
+  timed "Kubernetes $version" "$HACK_DIR/build-k8s.sh" "$minor"
+  "$HACK_DIR/build-node.sh" "$minor" >/dev/null
+  ((control_planes == 1)) || timed "load balancer image" "$HACK_DIR/build-lb.sh" >/dev/null
+  local entry
+  for entry in "${worker_entries[@]}"; do
+    parse_variant "$entry"
+    [[ $v_containerd != 1.6 ]] || continue
+    local cd_version=$CONTAINERD2_VERSION
+    [[ $v_containerd == cd2new ]] && cd_version=$CONTAINERD2_NEW_VERSION
+    timed "containerd $cd_version" "$HACK_DIR/build-containerd.sh" "$cd_version"
+    "$HACK_DIR/build-node.sh" "$minor" --containerd "$cd_version" >/dev/null
+  done
+}
+
+up() {
+  build_for_shape
+  # Suites run two at a time: cluster creation goes one at a time (two kind creations at once
+  # only slow each other down on two cores).
   exec 9>"$CACHE_DIR/cluster-up.lock"
   local waited=$SECONDS
   flock 9
@@ -311,11 +332,7 @@ up() {
     log "cluster $name ($version) is running: $dir/cluster.json"; return
   fi
   local up_start=$SECONDS
-  timed "host setup" "$HACK_DIR/host-setup.sh"
-  timed "tools" "$HACK_DIR/build-tools.sh"
-  timed "Kubernetes $version" "$HACK_DIR/build-k8s.sh" "$minor"
-  base_image=$("$HACK_DIR/build-node.sh" "$minor")
-  ((control_planes == 1)) || timed "load balancer image" "$HACK_DIR/build-lb.sh" >/dev/null
+  base_image=$("$HACK_DIR/build-node.sh" "$minor")  # cached by build_for_shape
   "$KIND" delete cluster --name "$name" >/dev/null 2>&1 || true
   rm -rf "$dir"; mkdir -p "$dir"
   ssh-keygen -q -t ed25519 -N '' -C "cri-migrator-$name" -f "$dir/id_ed25519"

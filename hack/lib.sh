@@ -44,6 +44,31 @@ PROXY_PACKAGES=iptables,ipset,conntrack,kmod,iproute2
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
+# Every hack/build-*.sh holds a lock named after itself and its arguments while it runs, so two
+# builds of one thing never run at once: hack/test.sh's background builder and a suite's set-up
+# that needs the same thing (the second waits, then finds it cached). A build that has to wait
+# lifts the holder's process group to normal CPU and IO priority (the background builder runs at
+# the lowest), since a suite now waits for it. `flock -o`: a daemon a build starts (dockerd, from
+# host-setup.sh) does not inherit the lock. Set here, in the sourced library, so that the build
+# scripts, whose text is part of their images' cache keys, stay as they are.
+if [[ $(basename "$0") == build-*.sh && -z ${CRIM_NO_BUILD_LOCK:-} ]]; then
+  build_lock_key=$(printf '%s' "$(basename "$0" .sh) $*" | tr -c 'A-Za-z0-9._-' '_')
+  build_lock_file="$CACHE_DIR/locks/$build_lock_key.lock"
+  if [[ ${CRIM_BUILD_LOCK_HELD:-} != "$build_lock_file" ]]; then
+    mkdir -p "$CACHE_DIR/locks"
+    if ! flock -n "$build_lock_file" true; then
+      build_lock_pgid=$(cat "$build_lock_file.pgid" 2>/dev/null || true)
+      printf '\033[1m==> %s\033[0m\n' "waiting for another build of: $(basename "$0") $* (process group ${build_lock_pgid:-?})" >&2
+      if [[ $build_lock_pgid =~ ^[0-9]+$ ]]; then
+        renice -n 0 -g "$build_lock_pgid" >/dev/null 2>&1 || true
+        ionice -c 2 -n 4 -P "$build_lock_pgid" >/dev/null 2>&1 || true
+      fi
+    fi
+    CRIM_BUILD_LOCK_HELD=$build_lock_file exec flock -o "$build_lock_file" bash "$0" "$@"
+  fi
+  ps -o pgid= -p $$ | tr -d ' ' > "$build_lock_file.pgid"
+fi
+
 # k8s_version MINOR -> full version, or a clear error for an unknown minor.
 k8s_version() {
   local minor=$1
