@@ -5,7 +5,7 @@
 #   first  what the first two suites (migrate-132, control-plane-ha) need to create their
 #          clusters: the tools, the newest Kubernetes and its node image, the app image
 #   rest   the others, in the order the suites reach them: Helm and krew, the load balancer,
-#          containerd 2.x and its node images (nodes.test.ts), the older Kubernetes and its node
+#          containerd 2.x and its node images, Docker 26's (nodes.test.ts), the older Kubernetes and its node
 #          image (migrate-123, which runs last but one)
 #   (none) all of it
 # hack/test.sh (`make test`) builds `first` on a quiet machine, then `rest` in the background at
@@ -40,6 +40,9 @@ if [[ $part != first ]]; then
       timed "containerd $version" "$HACK_DIR/build-containerd.sh" "$version"
       timed "node image 1.32 with containerd $version" "$HACK_DIR/build-node.sh" 1.32 --containerd "$version" >/dev/null
     done
+    # nodes.test.ts's cd2new+dockerstore worker: Docker 26 with its containerd image store.
+    timed "node image 1.32 with containerd $CONTAINERD2_NEW_VERSION and Docker 26" \
+      "$HACK_DIR/build-node-dockerstore.sh" 1.32 "$CONTAINERD2_NEW_VERSION" >/dev/null
   fi
   for minor in "${minors[@]}"; do kubernetes "$minor"; done  # the newest: cached by `first`
 fi

@@ -29,6 +29,9 @@ usage: cluster.sh up|down|info [--k8s MINOR] [--name NAME] [--workers SPEC] [--i
           daemonjson    daemon.json with registry-mirrors, insecure-registries, log-opts and an
                         nvidia runtime (a wrapper that logs to /var/log/nvidia-wrapper.log)
           extcontainer  one container Docker runs outside Kubernetes (crim-external), from boot
+          dockerstore   with cd2 or cd2new: Docker Engine 26 (Debian trixie) with its containerd
+                        image store on (features.containerd-snapshotter): Docker's images are in
+                        containerd's moby namespace (hack/build-node-dockerstore.sh)
   --images: docker-only (default): nodes whose kubelet runs on Docker have the images in Docker
         alone, as real Docker nodes do (a migration must carry them into containerd);
         both: in containerd's k8s.io namespace and in Docker on every node
@@ -68,7 +71,8 @@ KUBECTL="$BIN_CACHE/kubernetes-$version/kubectl"
 
 # parse_variant ENTRY: sets v_name (canonical: tokens in a fixed order, "docker" alone when
 # nothing else), v_containerd (1.6|cd2|cd2new), v_config (docker-package|v3), v_daemonjson,
-# v_ext and v_nvidia (0|1), or dies naming what is wrong.
+# v_ext, v_nvidia and v_dockerstore (0|1), v_image (the key of its node image), or dies naming
+# what is wrong.
 parse_variant() {
   local entry=$1 token
   local -A has=()
@@ -76,25 +80,32 @@ parse_variant() {
   IFS=+ read -r -a tokens <<<"$entry"
   for token in "${tokens[@]}"; do
     case $token in
-      docker|cd2|cd2new|cd2v3|cd2v4|daemonjson|extcontainer) has[$token]=1 ;;
-      *) die "--workers: unknown variant '$token' in '$entry' (docker, cd2, cd2new, cd2v3, cd2v4, daemonjson, extcontainer)" ;;
+      docker|cd2|cd2new|cd2v3|cd2v4|daemonjson|extcontainer|dockerstore) has[$token]=1 ;;
+      *) die "--workers: unknown variant '$token' in '$entry' (docker, cd2, cd2new, cd2v3, cd2v4, daemonjson, extcontainer, dockerstore)" ;;
     esac
   done
   [[ -n ${has[cd2]:-} && -n ${has[cd2new]:-} ]] && die "--workers '$entry': cd2 and cd2new are two containerd versions; pick one"
   [[ -n ${has[cd2]:-} && -n ${has[cd2v4]:-} ]] && die "--workers '$entry': cd2v4 is a config of cd2new, not of cd2"
   [[ -n ${has[cd2v3]:-} && -n ${has[cd2v4]:-} ]] && die "--workers '$entry': cd2v3 and cd2v4 are two config.toml files; pick one"
-  v_containerd=1.6 v_config=docker-package v_daemonjson=0 v_ext=0 v_nvidia=0
+  v_containerd=1.6 v_config=docker-package v_daemonjson=0 v_ext=0 v_nvidia=0 v_dockerstore=0
   [[ -n ${has[cd2]:-} || -n ${has[cd2v3]:-} ]] && v_containerd=cd2
   [[ -n ${has[cd2new]:-} || -n ${has[cd2v4]:-} ]] && v_containerd=cd2new
   [[ -n ${has[cd2v3]:-} ]] && v_config=v3 v_nvidia=1
   [[ -n ${has[cd2v4]:-} ]] && v_config=v4 v_nvidia=1
   [[ -n ${has[daemonjson]:-} ]] && v_daemonjson=1 v_nvidia=1
   [[ -n ${has[extcontainer]:-} ]] && v_ext=1
+  if [[ -n ${has[dockerstore]:-} ]]; then
+    [[ $v_containerd != 1.6 ]] || die "--workers '$entry': dockerstore needs containerd 2.x (add cd2 or cd2new)"
+    v_dockerstore=1
+  fi
+  v_image=$v_containerd
+  ((v_dockerstore == 0)) || v_image+=-dockerstore
   local parts=()
   [[ $v_containerd == cd2new && $v_config != v4 ]] && parts+=(cd2new)
   [[ $v_containerd == cd2 && $v_config != v3 ]] && parts+=(cd2)
   [[ $v_config == v3 ]] && parts+=(cd2v3)
   [[ $v_config == v4 ]] && parts+=(cd2v4)
+  ((v_dockerstore)) && parts+=(dockerstore)
   ((v_daemonjson)) && parts+=(daemonjson)
   ((v_ext)) && parts+=(extcontainer)
   ((${#parts[@]})) || parts=(docker)
@@ -269,11 +280,13 @@ render_kind_config() {
   local entry i node
   for entry in "${worker_entries[@]}"; do
     parse_variant "$entry"
-    if [[ -z ${image_for[$v_containerd]:-} ]]; then
-      local cd_version=$CONTAINERD2_VERSION
-      [[ $v_containerd == cd2new ]] && cd_version=$CONTAINERD2_NEW_VERSION
-      timed "containerd $cd_version" "$HACK_DIR/build-containerd.sh" "$cd_version" >&2
-      image_for[$v_containerd]=$("$HACK_DIR/build-node.sh" "$minor" --containerd "$cd_version")
+    [[ -z ${image_for[$v_image]:-} ]] || continue
+    local cd_version=$CONTAINERD2_VERSION
+    [[ $v_containerd == cd2new ]] && cd_version=$CONTAINERD2_NEW_VERSION
+    if ((v_dockerstore)); then
+      image_for[$v_image]=$("$HACK_DIR/build-node-dockerstore.sh" "$minor" "$cd_version")
+    else
+      image_for[$v_image]=$("$HACK_DIR/build-node.sh" "$minor" --containerd "$cd_version")
     fi
   done
   sed -e "s|@NAME@|$name|" -e "s|@ETCD_TAG@|${ETCD_VERSION#v}-0|" -e "s|@COREDNS_TAG@|$COREDNS_VERSION|" \
@@ -292,7 +305,7 @@ render_kind_config() {
     i=$((i + 1))
     parse_variant "$entry"
     node="$name-worker" && ((i > 1)) && node+=$i
-    node_config "$node" worker docker "${image_for[$v_containerd]}" "$v_config" "$v_daemonjson" "$v_nvidia" "$v_ext" "$v_name"
+    node_config "$node" worker docker "${image_for[$v_image]}" "$v_config" "$v_daemonjson" "$v_nvidia" "$v_ext" "$v_name"
   done
 }
 
@@ -314,6 +327,7 @@ build_for_shape() {
     [[ $v_containerd == cd2new ]] && cd_version=$CONTAINERD2_NEW_VERSION
     timed "containerd $cd_version" "$HACK_DIR/build-containerd.sh" "$cd_version"
     "$HACK_DIR/build-node.sh" "$minor" --containerd "$cd_version" >/dev/null
+    ((v_dockerstore == 0)) || timed "Docker 26 node image" "$HACK_DIR/build-node-dockerstore.sh" "$minor" "$cd_version" >/dev/null
   done
 }
 

@@ -40,6 +40,11 @@ export interface ImageFacts {
   staticPodImages: string[];
   /** References present in containerd's k8s.io namespace. */
   inContainerd: string[];
+  /**
+   * Image references in containerd's moby namespace: where Docker keeps its images when it uses the
+   * containerd image store. Read from containerd, so known while Docker is stopped too.
+   */
+  inMoby: string[];
   /** The list an earlier attempt of this run carried (or was to carry), if any. */
   recordedList: string[] | undefined;
 }
@@ -63,6 +68,7 @@ sec containers; if systemctl is-active --quiet docker.service; then docker ps -a
 sec images; if systemctl is-active --quiet docker.service; then docker images -q --no-trunc | sort -u | xargs -r docker image inspect --format '{{.Id}}	{{json .RepoTags}}	{{json .RepoDigests}}	{{.Size}}' 2>/dev/null; fi
 sec static; cat /etc/kubernetes/manifests/*.yaml /etc/kubernetes/manifests/*.yml 2>/dev/null | sed -n 's/^[[:space:]-]*image:[[:space:]]*//p'
 sec containerd; ctr -n k8s.io images ls -q 2>/dev/null
+sec moby; ctr -n moby images ls -q 2>/dev/null
 sec recorded; if [ -f ${list} ]; then echo present; cat ${list}; fi
 sec end
 `;
@@ -107,6 +113,7 @@ export function parseImagesFacts(output: string): ImageFacts {
     images,
     staticPodImages: [...new Set(lines('static').map((l) => l.trim().replace(/^["']|["']$/g, '')).filter(Boolean))],
     inContainerd: lines('containerd').map((l) => l.trim()),
+    inMoby: lines('moby').map((l) => l.trim()),
     recordedList: recorded[0] === 'present' ? recorded.slice(1).map((l) => l.trim()).filter(Boolean) : undefined,
   };
 }
@@ -137,6 +144,11 @@ export interface ImageToCarry {
   sizeBytes: number;
   /** Already in containerd's k8s.io namespace. */
   present: boolean;
+  /**
+   * In containerd's moby namespace (Docker's containerd image store): carried from there, its
+   * blobs shared with k8s.io rather than copied, whether Docker runs or not.
+   */
+  fromMoby: boolean;
   /** Who needs it: a pod, a static pod manifest, the sandbox. */
   usedBy: string[];
 }
@@ -175,6 +187,7 @@ export function planCarry(facts: ImageFacts, options: { sandboxImage: string; in
   const isExcluded = referenceMatcher(options.exclude);
   const isIncluded = referenceMatcher(options.include ?? []);
   const present = new Set(facts.inContainerd.map(normalizeReference));
+  const inMoby = new Set(facts.inMoby.map(normalizeReference));
   const nonKubernetes = facts.containers.filter((c) => c.pod === undefined && c.running).map((c) => ({ name: c.name, image: c.image }));
 
   const wanted = new Map<string, Set<string>>();
@@ -209,19 +222,20 @@ export function planCarry(facts: ImageFacts, options: { sandboxImage: string; in
       continue;
     }
     const isPresent = present.has(ref);
+    const fromMoby = inMoby.has(ref);
     const image = facts.images.find((i) => i.tags.some((t) => normalizeReference(t) === ref) || i.digests.some((d) => normalizeReference(d) === ref) || i.id === raw);
-    if (ref.includes('@sha256:') && !isPresent) {
+    if (ref.includes('@sha256:') && !isPresent && !fromMoby) {
       // docker save writes a new manifest: the registry's digest cannot be reproduced.
       problems.push(`${ref} is used by digest (${[...users].join(', ')}): Docker cannot export it under that digest; pull it into containerd (ctr -n k8s.io images pull) or use a tag`);
       continue;
     }
-    if (!image && !isPresent) {
+    if (!image && !isPresent && !fromMoby) {
       if (facts.dockerRunning) problems.push(`${ref} (${[...users].join(', ')}) is neither in Docker nor in containerd`);
       else if (facts.recordedList) problems.push(`${ref} is not in containerd and Docker is stopped: start Docker (rollback does) to carry it`);
       continue;
     }
     const dockerRef = image?.tags.find((t) => normalizeReference(t) === ref) ?? raw;
-    images.push({ ref, dockerRef, sizeBytes: image?.sizeBytes ?? 0, present: isPresent, usedBy: [...users] });
+    images.push({ ref, dockerRef, sizeBytes: image?.sizeBytes ?? 0, present: isPresent, fromMoby, usedBy: [...users] });
   }
   images.sort((a, b) => a.ref.localeCompare(b.ref));
   return {
@@ -240,6 +254,14 @@ export function mib(bytes: number): string {
 
 /** One image from Docker into containerd's k8s.io namespace, under the same reference. */
 export function carryCommand(image: ImageToCarry): string {
+  if (image.fromMoby) {
+    // Docker's containerd image store: the image is already in this containerd, in the moby
+    // namespace. ctr exports it from there and imports it into k8s.io under the same name and
+    // digests; with containerd's default content_sharing_policy ("shared") the import finds each
+    // blob in the store and adds it to k8s.io without writing it again (core/metadata/content.go).
+    // Docker need not run. Only the node's platform: an index's other platforms are not in the store.
+    return `ctr -n moby images export - ${shQuote(image.ref)} | ctr -n k8s.io images import - && ctr -n k8s.io images ls -q | grep -qxF ${shQuote(image.ref)}`;
+  }
   // ctr imports a docker save archive under the names it holds; --all-platforms keeps an index
   // from being cut down to content the archive does not have (k3s#2198).
   // ctr names what it imports by the archive's tags, normalized as the CRI looks them up. sh has no

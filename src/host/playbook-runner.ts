@@ -264,12 +264,15 @@ async function carryImages(ctx: RunnerContext, timeoutMs: number): Promise<StepR
       throw new StepFailedError('carry-images', `carrying ${image.ref} into containerd on ${ctx.remote.target} failed (exit ${result.code}): ${redactText(result.stderr.trim()) || 'no output'}`);
     }
     moved += image.sizeBytes;
-    ctx.onProgress?.(`carried ${image.ref} (${mib(image.sizeBytes)}) in ${((Date.now() - t0) / 1000).toFixed(1)}s: ${n + 1}/${todo.length} images, ${mib(moved)} of ${mib(plan.bytesToMove)}`);
+    const how = image.fromMoby ? ' from the moby namespace' : '';
+    ctx.onProgress?.(`carried ${image.ref} (${mib(image.sizeBytes)})${how} in ${((Date.now() - t0) / 1000).toFixed(1)}s: ${n + 1}/${todo.length} images, ${mib(moved)} of ${mib(plan.bytesToMove)}`);
   }
   const seconds = Math.max((Date.now() - started) / 1000, 0.001);
+  const shared = todo.filter((i) => i.fromMoby).length;
   ctx.onProgress?.(
     `carried ${todo.length} images, ${mib(moved)} in ${seconds.toFixed(1)}s (${(todo.length / seconds).toFixed(2)} images/s, ${(moved / 1024 / 1024 / seconds).toFixed(1)} MiB/s); ` +
-      `${plan.images.length - todo.length} already in containerd`,
+      `${plan.images.length - todo.length} already in containerd` +
+      (shared > 0 ? `; ${shared} from Docker's containerd image store (moby namespace), blobs shared, not copied` : ''),
     // The closing figure goes on the node (an Event) when something was moved: a step that finds
     // everything there already (carried during the drain) only says so in the progress.
     todo.length > 0,

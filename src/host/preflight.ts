@@ -175,7 +175,11 @@ function imageChecks(facts: HostFacts, config: Config, rendered: RenderedFiles):
       name: 'images',
       ok: true,
       severity: 'info',
-      message: `${plan.images.length} images into containerd's k8s.io namespace, ${todo.length} to carry (${mib(plan.bytesToMove)})${plan.excluded.length ? `, ${plan.excluded.length} excluded (${plan.excluded.join(', ')})` : ''}: ${list}`,
+      message:
+        `${plan.images.length} images into containerd's k8s.io namespace, ${todo.length} to carry (${mib(plan.bytesToMove)})${plan.excluded.length ? `, ${plan.excluded.length} excluded (${plan.excluded.join(', ')})` : ''}: ${list}` +
+        (todo.some((i) => i.fromMoby)
+          ? `; Docker keeps its images in containerd (containerd image store): ${todo.filter((i) => i.fromMoby).length} taken from its moby namespace (ctr export | ctr import, blobs shared with k8s.io, not copied)`
+          : ''),
     });
   }
   return out;

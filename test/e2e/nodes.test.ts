@@ -1,8 +1,9 @@
 // Issues 10 and 11 end to end: nodes as users have them, on one kind cluster (Kubernetes 1.32):
 // containerd 2.x beside Docker (2.2 with a version 3 config and local settings, 2.3+ with Docker's
 // packaged config), /etc/docker/daemon.json with mirrors, insecure registries, log rotation and
-// an nvidia runtime, a container Docker runs outside Kubernetes, images only in Docker (no
-// registry: nothing can be pulled). Real kubelet, real containerd, real Docker.
+// an nvidia runtime, a container Docker runs outside Kubernetes, Docker Engine 26 with its
+// containerd image store, images only in Docker (no registry: nothing can be pulled). Real
+// kubelet, real containerd, real Docker.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { clusterName, ensureCluster, kubeClients, LONG, releaseCluster, sshRun, waitFor, type Cluster, type ClusterNode } from "./harness.js";
 import { runCli, writeConfig } from "./controller.js";
@@ -10,13 +11,13 @@ import { annotationsOf, fileDigests, isReady, phaseOf, PREFIX, resetWorker, runt
 
 const minor = "1.32";
 const ns = "e2e-nodes";
-const shape = { workers: "cd2v3+daemonjson+extcontainer,cd2new", images: "docker-only" } as const;
+const shape = { workers: "cd2v3+daemonjson+extcontainer,cd2new+dockerstore", images: "docker-only" } as const;
 
 describe(`nodes as users have them, Kubernetes ${minor}`, () => {
   let cluster: Cluster;
   let api: Api;
   let full: ClusterNode; // containerd 2.2, version 3 config, daemon.json, a container outside Kubernetes
-  let fresh: ClusterNode; // containerd 2.3+, Docker's packaged config
+  let fresh: ClusterNode; // containerd 2.3+, Docker's packaged config, Docker 26 with the containerd image store
   const sh = async (node: ClusterNode, command: string) => (await sshRun(cluster, node.ip, command)).stdout.trim();
   const config = (extra = "") => writeConfig(cluster, `drain:\n  evictionRetrySeconds: 1\nrollout:\n  haltOnFailure: false\n${extra}`);
 
@@ -66,11 +67,11 @@ describe(`nodes as users have them, Kubernetes ${minor}`, () => {
   afterAll(async () => releaseCluster(cluster), 180_000);
 
   // The harness's variants first (its own check, on the cluster the migrations then use).
-  it("brings up containerd 2.x, version 3 config, daemon.json, an outside container and images only in Docker", async () => {
+  it("brings up containerd 2.x, version 3 config, daemon.json, an outside container, Docker's containerd image store and images only in Docker", async () => {
     expect(cluster.shape).toMatchObject({ ...shape, controlPlanes: 1, cpRuntime: "containerd" });
-    expect([full.variant, fresh.variant]).toEqual(["cd2v3+daemonjson+extcontainer", "cd2new"]);
+    expect([full.variant, fresh.variant]).toEqual(["cd2v3+daemonjson+extcontainer", "cd2new+dockerstore"]);
     for (const w of [full, fresh]) {
-      expect(w.runtime).toMatch(/^docker:\/\/20\.10\./);
+      expect(w.runtime).toMatch(w === full ? /^docker:\/\/20\.10\./ : /^docker:\/\/26\./);
       // Docker runs on the containerd the image carries: it reports that release, and its
       // containers are tasks in that containerd's moby namespace.
       const want = w === full ? /^v2\.2\./ : /^v2\.[34]\./;
@@ -86,6 +87,10 @@ describe(`nodes as users have them, Kubernetes ${minor}`, () => {
     expect(await sh(full, "grep -c -e \"level = 'debug'\" -e 'runtimes.nvidia' /etc/containerd/config.toml")).toBe("3");
     const criPlugin = "ctr plugins ls | awk '$1 == \"io.containerd.grpc.v1\" && $2 == \"cri\" {print $4}'";
     expect(await sh(full, criPlugin)).toBe("ok");
+    // dockerstore: Docker keeps its images in containerd (its moby namespace), the graph driver's don't.
+    expect(await sh(fresh, "docker info -f '{{json .DriverStatus}}'")).toContain("io.containerd.snapshotter");
+    expect(await sh(fresh, `ctr -n moby images ls -q | grep -cxF ${cluster.testImage}`)).toBe("1");
+    expect(await sh(full, "ctr -n moby images ls -q")).toBe("");
     // cd2new keeps Docker's packaged config: CRI disabled.
     expect(await sh(fresh, "cat /etc/containerd/config.toml")).toContain('disabled_plugins = ["cri"]');
     expect(await sh(fresh, criPlugin)).toBe("");
@@ -239,13 +244,25 @@ describe(`nodes as users have them, Kubernetes ${minor}`, () => {
     }
   }, 15 * 60_000);
 
-  it("migrates the containerd 2.3+ node: config version 4, the CRI plugin ok, pods run, nothing pulled", async () => {
+  it("migrates the containerd 2.3+ node with Docker's containerd image store: images shared from moby (no blob written again), config version 4, the CRI plugin ok, pods run, nothing pulled", async () => {
     const since = Date.now();
+    const blobs = "du -sb /var/lib/containerd/io.containerd.content.v1.content/blobs | cut -f1";
+    const blobsBefore = Number(await sh(fresh, blobs));
     // The pod below uses the test image, which no container on this node may use by now (the
     // cases before moved the web pods around): named in images.include, as an air-gapped cluster
     // names what pods will need, it is carried whatever runs here.
     const r = await runCli(cluster, await config(`images:\n  include: ["${cluster.testImage}"]\n`), ["migrate", fresh.name]);
     expect(r.code, r.stderr).toBe(0);
+    // The cheap path: every image came from containerd's moby namespace (ctr export | ctr import);
+    // with the shared content policy the import wrote no blob again.
+    const carried = (await api.core.listNamespacedEvent({ namespace: "default", fieldSelector: `involvedObject.name=${fresh.name},reason=MigrationImagesCarried` })).items
+      .filter((e) => new Date(e.lastTimestamp ?? e.eventTime ?? 0).getTime() >= since - 1_000)
+      .map((e) => e.message ?? "");
+    console.log([...carried.map((m) => `${fresh.name}: ${m}`), `content store blobs: ${blobsBefore} bytes before, ${await sh(fresh, blobs)} after`].join("\n"));
+    expect(carried.length).toBeGreaterThan(0);
+    for (const m of carried) expect(m).toMatch(/^carried ([1-9]\d*) images, .*; \1 from Docker's containerd image store \(moby namespace\), blobs shared, not copied$/);
+    expect(Number(await sh(fresh, blobs)) - blobsBefore).toBeLessThan(1024 * 1024);
+    expect(await sh(fresh, `ctr -n k8s.io images ls -q | grep -cxF ${cluster.testImage}`)).toBe("1");
     const node = await watchNode(api, fresh.name, "be Ready on containerd", 120_000, (n) => isReady(n) && runtimeOf(n).startsWith("containerd://"));
     expect(runtimeOf(node)).toMatch(/^containerd:\/\/(v)?2\.[3-9]\./);
     expect(await sh(fresh, "head -n3 /etc/containerd/config.toml | grep -c '^version = 4$'")).toBe("1");

@@ -51,7 +51,7 @@ describe('control-plane nodes', () => {
     let longest = 0;
     let stopped = false; // the fake's checks do not see that Docker stopped: count the stop once
     w.remote.responders.unshift((cmd, o) => {
-      if (o.mutates && cmd.includes('systemctl disable --now "$u"') && !stopped) {
+      if (o.mutates && cmd.includes('systemctl disable --now $units') && !stopped) {
         stopped = true;
         down = true;
         downSince = clock.now().getTime();
@@ -76,6 +76,7 @@ describe('control-plane nodes', () => {
     expect(w.stderr.join('')).toBe('');
     expect(code).toBe(0);
     expect(w.nodes.nodes.get('w1')!.annotations[ANNOTATIONS.phase]).toBe('Succeeded');
+    expect(stopped).toBe(true); // the outage was simulated: the fake saw Docker's stop
     expect(longest).toBeGreaterThan(0);
     expect(w.progress.join('')).toMatch(/single control plane: starting the kubelet on containerd in the same step/);
   });

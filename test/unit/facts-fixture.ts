@@ -28,6 +28,10 @@ export interface ImagesSpec {
   images: [string, string[], string[], number][];
   staticPodImages: string[];
   inContainerd: string[];
+  /** containerd's moby namespace (Docker's containerd image store). */
+  inMoby: string[];
+  /** docker info's DriverStatus (null: the graph driver's). */
+  driverStatus: string | null;
   recorded: string[] | null;
 }
 
@@ -45,6 +49,8 @@ export const DEFAULT_IMAGES: ImagesSpec = {
   ],
   staticPodImages: [],
   inContainerd: [],
+  inMoby: [],
+  driverStatus: null,
   recorded: null,
 };
 
@@ -54,10 +60,10 @@ export function imagesOutput(spec: Partial<ImagesSpec> = {}): string {
   const M = '@@cri-migrator-images:';
   const out = [`${M}docker-running`, ...(s.dockerRunning ? ['yes'] : [])];
   out.push(`${M}docker-state`, s.dockerState ?? (s.dockerRunning ? 'active' : 'inactive'), `${M}system-state`, s.systemState ?? 'running');
-  out.push(`${M}docker-store`, ...(s.dockerRunning ? ['[["Backing Filesystem","extfs"]]'] : []));
+  out.push(`${M}docker-store`, ...(s.dockerRunning ? [s.driverStatus ?? '[["Backing Filesystem","extfs"]]'] : []));
   out.push(`${M}containers`, ...(s.dockerRunning ? s.containers.map((c) => c.join('\t')) : []));
   out.push(`${M}images`, ...(s.dockerRunning ? s.images.map(([id, tags, digests, size]) => [id, JSON.stringify(tags), JSON.stringify(digests), String(size)].join('\t')) : []));
-  out.push(`${M}static`, ...s.staticPodImages, `${M}containerd`, ...s.inContainerd, `${M}recorded`, ...(s.recorded ? ['present', ...s.recorded] : []), `${M}end`);
+  out.push(`${M}static`, ...s.staticPodImages, `${M}containerd`, ...s.inContainerd, `${M}moby`, ...s.inMoby, `${M}recorded`, ...(s.recorded ? ['present', ...s.recorded] : []), `${M}end`);
   return `${out.join('\n')}\n`;
 }
 

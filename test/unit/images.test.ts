@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { parseFacts } from '../../src/host/facts.js';
 import { renderFiles } from '../../src/host/files.js';
-import { normalizeReference, parseImagesFacts, planCarry } from '../../src/host/images.js';
+import { carryCommand, normalizeReference, parseImagesFacts, planCarry } from '../../src/host/images.js';
 import { preflightChecks } from '../../src/host/preflight.js';
 import { factsOutput, imagesOutput } from './facts-fixture.js';
 
@@ -119,6 +119,47 @@ describe('what to carry', () => {
   });
 });
 
+describe('the cheap path: Docker\'s containerd image store', () => {
+  // What `ctr -n moby images ls -q` lists on such a node: Docker's images under their full names.
+  const moby = ['docker.io/library/busybox:1.36', 'k8s.gcr.io/kube-proxy:v1.23.17', 'k8s.gcr.io/pause:3.6'];
+  const store = { driverStatus: '[["driver-type","io.containerd.snapshotter.v1"]]', inMoby: moby };
+
+  it('takes each image in the moby namespace from there, the others (none here) from docker save', () => {
+    const p = plan(store);
+    expect(p.images.map((i) => [i.ref, i.fromMoby, i.present])).toEqual(moby.map((r) => [r, true, false]));
+    expect(plan().images.every((i) => !i.fromMoby)).toBe(true);
+    const partly = plan({ ...store, inMoby: ['k8s.gcr.io/pause:3.6'] });
+    expect(partly.images.filter((i) => i.fromMoby).map((i) => i.ref)).toEqual(['k8s.gcr.io/pause:3.6']);
+  });
+
+  it('exports from moby and imports into k8s.io with ctr (no docker save), and checks the name landed', () => {
+    const pause = plan(store).images.find((i) => i.ref === 'k8s.gcr.io/pause:3.6')!;
+    expect(carryCommand(pause)).toBe('ctr -n moby images export - k8s.gcr.io/pause:3.6 | ctr -n k8s.io images import - && ctr -n k8s.io images ls -q | grep -qxF k8s.gcr.io/pause:3.6');
+    const fromDocker = plan().images.find((i) => i.ref === 'k8s.gcr.io/pause:3.6')!;
+    expect(carryCommand(fromDocker)).toMatch(/^docker save k8s.gcr.io\/pause:3.6 \| ctr -n k8s.io images import --all-platforms - /);
+  });
+
+  it('carries from moby with Docker stopped (a retry after stop-docker), which the graph driver cannot', () => {
+    const recorded = ['k8s.gcr.io/kube-proxy:v1.23.17', 'k8s.gcr.io/pause:3.6'];
+    const stopped = plan({ dockerRunning: false, recorded, inMoby: moby });
+    expect(stopped.problems).toEqual([]);
+    expect(stopped.images.map((i) => [i.ref, i.fromMoby])).toEqual(recorded.map((r) => [r, true]));
+    expect(plan({ dockerRunning: false, recorded }).problems).toEqual([
+      expect.stringMatching(/^k8s.gcr.io\/kube-proxy:v1.23.17 is not in containerd and Docker is stopped/),
+      expect.stringMatching(/^k8s.gcr.io\/pause:3.6 is not in containerd and Docker is stopped/),
+    ]);
+  });
+
+  it('carries an image used by digest from moby, where its manifest is kept as pulled', () => {
+    const digest = 'nginx@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef';
+    const containers: [string, string, string, string, string, string, string][] = [['c9', digest, 'sha256:ng', '/k8s_app_y', 'true', 'default', 'y']];
+    expect(plan({ containers }).problems[0]).toMatch(/is used by digest/);
+    const p = plan({ containers, inMoby: [normalizeReference(digest), 'k8s.gcr.io/pause:3.6'] });
+    expect(p.problems).toEqual([]);
+    expect(p.images.find((i) => i.ref.includes('@sha256:'))).toMatchObject({ fromMoby: true });
+  });
+});
+
 describe('preflight of images and Docker\'s other containers', () => {
   const checks = (sets: string[] = [], spec: Parameters<typeof imagesOutput>[0] = {}) => {
     const config = loadConfig({ sets });
@@ -129,6 +170,12 @@ describe('preflight of images and Docker\'s other containers', () => {
 
   it('lists the images and what they add up to', () => {
     expect(checks()['images']).toMatchObject({ ok: true, severity: 'info', message: expect.stringMatching(/^3 images into containerd's k8s.io namespace, 3 to carry \(109.7 MiB\): docker.io\/library\/busybox:1.36 \(4.2 MiB\)/) });
+  });
+
+  it('says when the images come from Docker\'s containerd image store, and how', () => {
+    expect(checks()['images']!.message).not.toContain('moby');
+    const store = { driverStatus: '[["driver-type","io.containerd.snapshotter.v1"]]', inMoby: ['docker.io/library/busybox:1.36', 'k8s.gcr.io/kube-proxy:v1.23.17', 'k8s.gcr.io/pause:3.6'] };
+    expect(checks([], store)['images']!.message).toMatch(/; Docker keeps its images in containerd \(containerd image store\): 3 taken from its moby namespace \(ctr export \| ctr import, blobs shared with k8s.io, not copied\)$/);
   });
 
   it('refuses a node whose images add up to more than images.maxTotalMiB', () => {
