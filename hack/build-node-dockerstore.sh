@@ -42,8 +42,9 @@ ARG BASE
 FROM $BASE
 COPY *.deb /tmp/debs/
 # No service starts while the image is built (policy-rc.d); the units are enabled as before.
+# docker.io first: docker-cli breaks the old docker.io, which carried the CLI itself.
 RUN printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d \
- && dpkg -i /tmp/debs/*.deb && rm -rf /tmp/debs /usr/sbin/policy-rc.d \
+ && dpkg -i /tmp/debs/docker.io_*.deb && dpkg -i /tmp/debs/docker-cli_*.deb && rm -rf /tmp/debs /usr/sbin/policy-rc.d \
  && systemctl enable docker.service docker.socket \
  && jq '. + {"features": {"containerd-snapshotter": true}}' /etc/docker/daemon.json > /etc/docker/daemon.json.new \
  && mv /etc/docker/daemon.json.new /etc/docker/daemon.json \

@@ -260,7 +260,13 @@ export function carryCommand(image: ImageToCarry): string {
     // digests; with containerd's default content_sharing_policy ("shared") the import finds each
     // blob in the store and adds it to k8s.io without writing it again (core/metadata/content.go).
     // Docker need not run. Only the node's platform: an index's other platforms are not in the store.
-    return `ctr -n moby images export - ${shQuote(image.ref)} | ctr -n k8s.io images import - && ctr -n k8s.io images ls -q | grep -qxF ${shQuote(image.ref)}`;
+    // --local where ctr has it (2.x): through the transfer service ctr 2.4's export cut its stream
+    // short in 4 of 15 tries here ("short read", "write /dev/stdout: file already closed"); locally
+    // in none of 15.
+    return (
+      `l=; if ctr images export --help 2>&1 | grep -q -- --local; then l=--local; fi; ` +
+      `ctr -n moby images export $l - ${shQuote(image.ref)} | ctr -n k8s.io images import $l - && ctr -n k8s.io images ls -q | grep -qxF ${shQuote(image.ref)}`
+    );
   }
   // ctr imports a docker save archive under the names it holds; --all-platforms keeps an index
   // from being cut down to content the archive does not have (k3s#2198).
