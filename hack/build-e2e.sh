@@ -20,9 +20,12 @@ IFS=, read -r -a minors <<<"$wanted"
 for minor in "${minors[@]}"; do k8s_version "$minor" >/dev/null; done
 newest=$(printf '%s\n' "${minors[@]}" | sort -V | tail -n 1)
 
-kubernetes() {
+declare -A built=()
+kubernetes() {  # once per run
+  [[ -z ${built[$1]:-} ]] || return 0
   timed "Kubernetes $1" "$HACK_DIR/build-k8s.sh" "$1"
   timed "node image $1" "$HACK_DIR/build-node.sh" "$1" >/dev/null
+  built[$1]=1
 }
 
 if [[ $part != rest ]]; then
@@ -35,7 +38,7 @@ if [[ $part != first ]]; then
   timed "load balancer image" "$HACK_DIR/build-lb.sh" >/dev/null
   # The containerd 2.x workers of nodes.test.ts (1.32 only).
   if [[ ",$wanted," == *,1.32,* ]]; then
-    kubernetes 1.32  # their base (cached by `first` while 1.32 is the newest)
+    kubernetes 1.32  # their base
     for version in "$CONTAINERD2_VERSION" "$CONTAINERD2_NEW_VERSION"; do
       timed "containerd $version" "$HACK_DIR/build-containerd.sh" "$version"
       timed "node image 1.32 with containerd $version" "$HACK_DIR/build-node.sh" 1.32 --containerd "$version" >/dev/null
@@ -44,5 +47,5 @@ if [[ $part != first ]]; then
     timed "node image 1.32 with containerd $CONTAINERD2_NEW_VERSION and Docker 26" \
       "$HACK_DIR/build-node-dockerstore.sh" 1.32 "$CONTAINERD2_NEW_VERSION" >/dev/null
   fi
-  for minor in "${minors[@]}"; do kubernetes "$minor"; done  # the newest: cached by `first`
+  for minor in "${minors[@]}"; do kubernetes "$minor"; done
 fi

@@ -71,8 +71,8 @@ KUBECTL="$BIN_CACHE/kubernetes-$version/kubectl"
 
 # parse_variant ENTRY: sets v_name (canonical: tokens in a fixed order, "docker" alone when
 # nothing else), v_containerd (1.6|cd2|cd2new), v_config (docker-package|v3), v_daemonjson,
-# v_ext, v_nvidia and v_dockerstore (0|1), v_image (the key of its node image), or dies naming
-# what is wrong.
+# v_ext, v_nvidia and v_dockerstore (0|1), v_image (the key of its node image), v_cd_version (the
+# containerd 2.x release, empty for 1.6), or dies naming what is wrong.
 parse_variant() {
   local entry=$1 token
   local -A has=()
@@ -100,6 +100,9 @@ parse_variant() {
   fi
   v_image=$v_containerd
   ((v_dockerstore == 0)) || v_image+=-dockerstore
+  v_cd_version=""
+  [[ $v_containerd == cd2 ]] && v_cd_version=$CONTAINERD2_VERSION
+  [[ $v_containerd == cd2new ]] && v_cd_version=$CONTAINERD2_NEW_VERSION
   local parts=()
   [[ $v_containerd == cd2new && $v_config != v4 ]] && parts+=(cd2new)
   [[ $v_containerd == cd2 && $v_config != v3 ]] && parts+=(cd2)
@@ -280,14 +283,7 @@ render_kind_config() {
   local entry i node
   for entry in "${worker_entries[@]}"; do
     parse_variant "$entry"
-    [[ -z ${image_for[$v_image]:-} ]] || continue
-    local cd_version=$CONTAINERD2_VERSION
-    [[ $v_containerd == cd2new ]] && cd_version=$CONTAINERD2_NEW_VERSION
-    if ((v_dockerstore)); then
-      image_for[$v_image]=$("$HACK_DIR/build-node-dockerstore.sh" "$minor" "$cd_version")
-    else
-      image_for[$v_image]=$("$HACK_DIR/build-node.sh" "$minor" --containerd "$cd_version")
-    fi
+    [[ -n ${image_for[$v_image]:-} ]] || image_for[$v_image]=$(variant_image)
   done
   sed -e "s|@NAME@|$name|" -e "s|@ETCD_TAG@|${ETCD_VERSION#v}-0|" -e "s|@COREDNS_TAG@|$COREDNS_VERSION|" \
     "$HACK_DIR/kind/cluster.yaml.tmpl"
@@ -322,13 +318,17 @@ build_for_shape() {
   local entry
   for entry in "${worker_entries[@]}"; do
     parse_variant "$entry"
-    [[ $v_containerd != 1.6 ]] || continue
-    local cd_version=$CONTAINERD2_VERSION
-    [[ $v_containerd == cd2new ]] && cd_version=$CONTAINERD2_NEW_VERSION
-    timed "containerd $cd_version" "$HACK_DIR/build-containerd.sh" "$cd_version"
-    "$HACK_DIR/build-node.sh" "$minor" --containerd "$cd_version" >/dev/null
-    ((v_dockerstore == 0)) || timed "Docker 26 node image" "$HACK_DIR/build-node-dockerstore.sh" "$minor" "$cd_version" >/dev/null
+    [[ -z $v_cd_version ]] || timed "containerd $v_cd_version" "$HACK_DIR/build-containerd.sh" "$v_cd_version"
+    variant_image >/dev/null
   done
+}
+
+# variant_image: the node image of the variant parse_variant last parsed (built if need be).
+variant_image() {
+  if [[ -z $v_cd_version ]]; then "$HACK_DIR/build-node.sh" "$minor"
+  elif ((v_dockerstore)); then "$HACK_DIR/build-node-dockerstore.sh" "$minor" "$v_cd_version"
+  else "$HACK_DIR/build-node.sh" "$minor" --containerd "$v_cd_version"
+  fi
 }
 
 up() {

@@ -32,8 +32,6 @@ export interface ImageFacts {
   dockerRunning: boolean;
   /** Docker is not running yet but on its way: docker.service activating, or systemd still booting the node. */
   starting: boolean;
-  /** Docker keeps its images in containerd (the containerd image store: Engine 29+, or features.containerd-snapshotter). */
-  containerdImageStore: boolean;
   containers: DockerContainer[];
   images: DockerImage[];
   /** Images the static pod manifests (/etc/kubernetes/manifests) name. */
@@ -42,7 +40,9 @@ export interface ImageFacts {
   inContainerd: string[];
   /**
    * Image references in containerd's moby namespace: where Docker keeps its images when it uses the
-   * containerd image store. Read from containerd, so known while Docker is stopped too.
+   * containerd image store (Engine 29+ by default, or features.containerd-snapshotter); empty with
+   * a graph driver. Read from containerd, so known while Docker is stopped too. Each image is
+   * looked up there: no store-wide flag is needed.
    */
   inMoby: string[];
   /** The list an earlier attempt of this run carried (or was to carry), if any. */
@@ -63,7 +63,6 @@ export function imagesScript(backupDir: string): string {
 sec docker-running; systemctl is-active --quiet docker.service && echo yes
 sec docker-state; systemctl is-active docker.service 2>/dev/null
 sec system-state; systemctl is-system-running 2>/dev/null
-sec docker-store; if systemctl is-active --quiet docker.service; then docker info --format '{{json .DriverStatus}}' 2>/dev/null; fi
 sec containers; if systemctl is-active --quiet docker.service; then docker ps -aq --no-trunc | xargs -r docker inspect --format '{{.Id}}	{{.Config.Image}}	{{.Image}}	{{.Name}}	{{.State.Running}}	{{with .Config.Labels}}{{index . "io.kubernetes.pod.namespace"}}{{end}}	{{with .Config.Labels}}{{index . "io.kubernetes.pod.name"}}{{end}}' 2>/dev/null; fi
 sec images; if systemctl is-active --quiet docker.service; then docker images -q --no-trunc | sort -u | xargs -r docker image inspect --format '{{.Id}}	{{json .RepoTags}}	{{json .RepoDigests}}	{{.Size}}' 2>/dev/null; fi
 sec static; cat /etc/kubernetes/manifests/*.yaml /etc/kubernetes/manifests/*.yml 2>/dev/null | sed -n 's/^[[:space:]-]*image:[[:space:]]*//p'
@@ -108,7 +107,6 @@ export function parseImagesFacts(output: string): ImageFacts {
   return {
     dockerRunning: lines('docker-running')[0] === 'yes',
     starting: ['activating', 'reloading'].includes(lines('docker-state')[0]?.trim() ?? '') || ['initializing', 'starting'].includes(lines('system-state')[0]?.trim() ?? ''),
-    containerdImageStore: lines('docker-store').some((l) => l.includes('io.containerd.snapshotter')),
     containers,
     images,
     staticPodImages: [...new Set(lines('static').map((l) => l.trim().replace(/^["']|["']$/g, '')).filter(Boolean))],

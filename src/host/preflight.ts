@@ -166,6 +166,7 @@ function imageChecks(facts: HostFacts, config: Config, rendered: RenderedFiles):
   }
   for (const problem of plan.problems) out.push({ name: 'images-carry', ok: false, message: `${problem} (or leave it out with images.exclude)` });
   const todo = plan.images.filter((i) => !i.present);
+  const fromMoby = todo.filter((i) => i.fromMoby).length;
   const list = plan.images.map((i) => `${i.ref} ${i.present ? '(already in containerd)' : `(${mib(i.sizeBytes)})`}`).join(', ');
   const limit = config.images.maxTotalMiB;
   if (limit > 0 && plan.bytesToMove > limit * 1024 * 1024) {
@@ -177,9 +178,7 @@ function imageChecks(facts: HostFacts, config: Config, rendered: RenderedFiles):
       severity: 'info',
       message:
         `${plan.images.length} images into containerd's k8s.io namespace, ${todo.length} to carry (${mib(plan.bytesToMove)})${plan.excluded.length ? `, ${plan.excluded.length} excluded (${plan.excluded.join(', ')})` : ''}: ${list}` +
-        (todo.some((i) => i.fromMoby)
-          ? `; Docker keeps its images in containerd (containerd image store): ${todo.filter((i) => i.fromMoby).length} taken from its moby namespace (ctr export | ctr import, blobs shared with k8s.io, not copied)`
-          : ''),
+        (fromMoby > 0 ? `; Docker keeps its images in containerd (containerd image store): ${fromMoby} taken from its moby namespace (ctr export | ctr import, blobs shared with k8s.io, not copied)` : ''),
     });
   }
   return out;

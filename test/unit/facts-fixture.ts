@@ -30,8 +30,6 @@ export interface ImagesSpec {
   inContainerd: string[];
   /** containerd's moby namespace (Docker's containerd image store). */
   inMoby: string[];
-  /** docker info's DriverStatus (null: the graph driver's). */
-  driverStatus: string | null;
   recorded: string[] | null;
 }
 
@@ -50,7 +48,6 @@ export const DEFAULT_IMAGES: ImagesSpec = {
   staticPodImages: [],
   inContainerd: [],
   inMoby: [],
-  driverStatus: null,
   recorded: null,
 };
 
@@ -60,7 +57,6 @@ export function imagesOutput(spec: Partial<ImagesSpec> = {}): string {
   const M = '@@cri-migrator-images:';
   const out = [`${M}docker-running`, ...(s.dockerRunning ? ['yes'] : [])];
   out.push(`${M}docker-state`, s.dockerState ?? (s.dockerRunning ? 'active' : 'inactive'), `${M}system-state`, s.systemState ?? 'running');
-  out.push(`${M}docker-store`, ...(s.dockerRunning ? [s.driverStatus ?? '[["Backing Filesystem","extfs"]]'] : []));
   out.push(`${M}containers`, ...(s.dockerRunning ? s.containers.map((c) => c.join('\t')) : []));
   out.push(`${M}images`, ...(s.dockerRunning ? s.images.map(([id, tags, digests, size]) => [id, JSON.stringify(tags), JSON.stringify(digests), String(size)].join('\t')) : []));
   out.push(`${M}static`, ...s.staticPodImages, `${M}containerd`, ...s.inContainerd, `${M}moby`, ...s.inMoby, `${M}recorded`, ...(s.recorded ? ['present', ...s.recorded] : []), `${M}end`);
