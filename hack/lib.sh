@@ -69,6 +69,12 @@ if [[ $(basename "$0") == build-*.sh && -z ${CRIM_NO_BUILD_LOCK:-} ]]; then
   ps -o pgid= -p $$ | tr -d ' ' > "$build_lock_file.pgid"
 fi
 
+# The Go compiler and linker of every build collect garbage less often: a cold build of etcd took
+# 9 % less CPU at GOGC=400 than at the default 100 (user+sys, median of four runs each: 114 s
+# against 125 s; peak memory of one compile 340-380 MB against 240-340 MB). Builds are most of a cold `make
+# test`, and the machine is 2 cores with memory to spare.
+if [[ $(basename "$0") == build-*.sh ]]; then export GOGC=${GOGC:-400}; fi
+
 # k8s_version MINOR -> full version, or a clear error for an unknown minor.
 k8s_version() {
   local minor=$1

@@ -1,26 +1,30 @@
 #!/usr/bin/env bash
-# `make test`: every test suite, with the builds of a cold machine overlapped with the suites.
-#   1. hack/build-e2e.sh first, on a quiet machine: what the first two e2e suites need.
-#   2. hack/build-e2e.sh rest, in the background at the lowest CPU and IO priority (nice 19, idle
-#      IO class), while the e2e suites run; a suite that reaches a step of it before it is done
-#      waits for it (hack/lib.sh's build lock) and lifts it to normal priority. The suites keep the
-#      machine 89-99 % busy (measured on a cold run, README), so this gains minutes, not the
-#      builds' whole time: it uses what idle CPU there is and the suites' waits for builds.
+# `make test`: every test suite, with the builds of a cold machine overlapped with each other and
+# with the suites.
+#   1. hack/build-e2e.sh rest starts in the background at the lowest CPU and IO priority (nice 19,
+#      idle IO class): what the later suites need. It gets the CPU the rest leaves: the first
+#      builds' and the suites' waits on the network and on each other. A suite that reaches a
+#      step of it before it is done waits for it (hack/lib.sh's build lock) and lifts it to
+#      normal priority.
+#   2. hack/build-e2e.sh first, in the foreground: what the first two e2e suites need (three
+#      chains at once, see there).
 #   3. the e2e suites (vitest.e2e.config.ts), then the unit and integration tests, which use the
 #      Helm and krew the background built. Both run even when the other fails; the exit status is
 #      not 0 when either failed or the background build failed.
-# On a warm machine every build step is cached and takes about a second.
+# The suites keep the machine 89-99 % busy (measured on a cold run, README): the overlap gains the
+# builds' waits, not their CPU time. On a warm machine every build step is cached and takes about
+# a second.
 source "$(dirname "$0")/lib.sh"
 cd "$REPO_DIR"
 
-timed "builds for the first suites" "$HACK_DIR/build-e2e.sh" first
-
 rest_log="$CACHE_DIR/build-e2e-rest.log"
-log "the other builds run in the background at the lowest priority: $rest_log"
+log "the builds for the later suites run in the background at the lowest priority: $rest_log"
 setsid nice -n 19 ionice -c 3 bash "$HACK_DIR/build-e2e.sh" rest >"$rest_log" 2>&1 &
 rest_pid=$!
 # setsid: a process group of its own (the build lock renices it by group); stopped with us.
 trap 'kill -- -"$rest_pid" 2>/dev/null || true' EXIT
+
+timed "builds for the first suites" "$HACK_DIR/build-e2e.sh" first
 
 rc=0
 log "end-to-end suites"
