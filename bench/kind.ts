@@ -169,10 +169,23 @@ async function kubectlProxy(cluster: Cluster): Promise<{ port: number; child: Ch
 
 // ---- one node's switch ---------------------------------------------------------------------
 
+/** One JSON log line of the controller (pino), or undefined for anything else. */
+function parseLogLine(line: string): Record<string, unknown> | undefined {
+  if (!line.startsWith('{')) return undefined;
+  try {
+    const value: unknown = JSON.parse(line);
+    return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export interface SwitchFigures {
   node: string;
   /** Seconds from the intent of each phase to the phase recorded, in order. */
   phases: { phase: string; seconds: number }[];
+  /** The host work in the order it ran: playbook steps and facts reads, from the controller's log. */
+  steps: { name: string; ms: number }[];
   totalS: number;
   /** From labelling the node to Succeeded. */
   wallS: number;
@@ -240,6 +253,19 @@ async function switchOne(cluster: Cluster, api: Api, node: string, say: (s: stri
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
+  // The controller's log lines that time the host work: each playbook step and each facts read.
+  const steps: SwitchFigures['steps'] = [];
+  let partial = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    const lines = (partial + d.toString()).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) {
+      const entry = parseLogLine(line);
+      if (entry?.node !== node || typeof entry.ms !== 'number') continue;
+      if (entry.msg === 'step ended' && typeof entry.step === 'string') steps.push({ name: entry.step, ms: entry.ms });
+      if (entry.msg === 'facts gathered') steps.push({ name: 'facts', ms: entry.ms });
+    }
+  });
   child.stdout!.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-20_000)));
   child.stderr!.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-20_000)));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
@@ -308,7 +334,7 @@ async function switchOne(cluster: Cluster, api: Api, node: string, say: (s: stri
   // The Lease is renewed every few seconds whatever the controller does: counted apart.
   const leases = [...counts].filter(([k]) => k.endsWith(' leases')).reduce((a, [, v]) => a + v, 0);
   const all = [...counts.values()].reduce((a, b) => a + b, 0);
-  return { node, phases, totalS, wallS, drainS, outsideDrainS: totalS - drainS, carried: carried ?? 'no MigrationImagesCarried Event', carryS, carryInDrainS, floor, requests, migrationRequests: all - evictions - leases, evictions, leases };
+  return { node, phases, steps, totalS, wallS, drainS, outsideDrainS: totalS - drainS, carried: carried ?? 'no MigrationImagesCarried Event', carryS, carryInDrainS, floor, requests, migrationRequests: all - evictions - leases, evictions, leases };
 }
 
 // ---- the part ------------------------------------------------------------------------------

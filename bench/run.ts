@@ -67,6 +67,7 @@ async function kindPart(): Promise<void> {
   row(`drain, ${d.pods} pods, ${d.rounds} rounds each`, `cri-migrator ${span(d.ours)}; kubectl drain ${span(d.kubectl)}; ratio ${d.ratio.toFixed(2)}x`, '<= 0.6x kubectl drain', d.ratio <= 0.6);
   const s = k.switch;
   row(`switch of ${s.node}`, s.phases.map((p) => `${p.phase} ${p.seconds.toFixed(1)}`).join(', ') + ` s; total ${s.totalS.toFixed(1)} s`, 'recorded', undefined);
+  row(`host work on ${s.node}`, s.steps.map((x) => `${x.name} ${(x.ms / 1000).toFixed(2)}`).join(', ') + ` s; sum ${(s.steps.reduce((a, x) => a + x.ms, 0) / 1000).toFixed(1)} s`, 'recorded', undefined);
   row(
     `switch of ${s.node}`,
     `outside the drain ${s.outsideDrainS.toFixed(1)} s, of which carrying images from Docker ${s.carryS.toFixed(1)} s (${s.carryInDrainS.toFixed(1)} s of it while the drain ran; "${s.carried}"); floor ${s.floor.totalS.toFixed(1)} s (containerd to CRI ${span(s.floor.containerdS)}, kubelet to Ready ${span(s.floor.kubeletS)})`,

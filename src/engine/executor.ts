@@ -549,7 +549,9 @@ interface HostPlan {
 
 async function planHost(ctx: ActionContext, remote: RemoteHost): Promise<HostPlan> {
   const backupDir = runBackupDir(ctx.deps.config.backupDir, ctx.state.startedAt);
+  const started = performance.now();
   const facts = await gatherFacts(remote, ctx.deps.config, backupDir);
+  ctx.log.info({ ms: Math.round(performance.now() - started) }, 'facts gathered');
   const rendered = renderFiles(facts, ctx.deps.config);
   ctx.deps.observer?.emit({ type: 'rendered', node: ctx.node.name, rendered });
   const onProgress = (message: string, final?: boolean) => {

@@ -33,6 +33,8 @@ export interface StepReport {
   step: string;
   stage: Stage;
   outcome: 'not-applicable' | 'already-done' | 'done' | 'rolled-back' | 'nothing-to-undo';
+  /** How long the step took, where it ran. */
+  ms?: number;
 }
 
 export class StepFailedError extends Error {
@@ -167,45 +169,49 @@ export async function runStage(playbook: SourcePlaybook, stage: Stage, ctx: Runn
       reports.push({ step: step.name, stage, outcome: 'not-applicable' });
       continue;
     }
-    const timeoutMs = step.timeoutSeconds * 1000;
-    if (isBuiltinStep(step)) {
-      reports.push({ step: step.name, stage, outcome: await runBuiltin(step, ctx) });
-      continue;
-    }
-    if (isWriteStep(step)) {
-      let wrote = false;
-      for (const file of filesOf(step, ctx.rendered)) {
-        const current = await ctx.remote.readFile(file.path);
-        if (current === file.content) continue;
-        try {
-          await ctx.remote.writeFile(file.path, file.content, { mode: file.mode });
-        } catch (err) {
-          throw new StepFailedError(step.name, `step ${step.name}: writing ${file.path} on ${ctx.remote.target} failed`, { cause: err });
-        }
-        wrote = true;
-        log.info({ path: file.path }, 'wrote file');
-      }
-      reports.push({ step: step.name, stage, outcome: wrote ? 'done' : 'already-done' });
-      continue;
-    }
-    const vars = variables(ctx, playbook, step);
-    const check = await ctx.remote.exec(renderTemplate(step.check, vars), { timeoutMs, mutates: false });
-    if (check.code === 0) {
-      log.debug('already done');
-      reports.push({ step: step.name, stage, outcome: 'already-done' });
-      continue;
-    }
-    log.info('running');
-    const result = await ctx.remote.exec(renderTemplate(step.run, vars), { timeoutMs, mutates: true });
-    if (result.code !== 0) {
-      throw new StepFailedError(
-        step.name,
-        `step ${step.name} failed on ${ctx.remote.target} (exit ${result.code}): ${redactText(result.stderr.trim() || result.stdout.trim()) || 'no output'}`,
-      );
-    }
-    reports.push({ step: step.name, stage, outcome: 'done' });
+    const started = performance.now();
+    const outcome = await runStep(playbook, step, ctx, log);
+    // Where a node's switch spends its time, step by step (npm run bench sums these).
+    const ms = Math.round(performance.now() - started);
+    log.info({ stage, outcome, ms }, 'step ended');
+    reports.push({ step: step.name, stage, outcome, ms });
   }
   return reports;
+}
+
+async function runStep(playbook: SourcePlaybook, step: Step, ctx: RunnerContext, log: Logger): Promise<StepReport['outcome']> {
+  const timeoutMs = step.timeoutSeconds * 1000;
+  if (isBuiltinStep(step)) return runBuiltin(step, ctx);
+  if (isWriteStep(step)) {
+    let wrote = false;
+    for (const file of filesOf(step, ctx.rendered)) {
+      const current = await ctx.remote.readFile(file.path);
+      if (current === file.content) continue;
+      try {
+        await ctx.remote.writeFile(file.path, file.content, { mode: file.mode });
+      } catch (err) {
+        throw new StepFailedError(step.name, `step ${step.name}: writing ${file.path} on ${ctx.remote.target} failed`, { cause: err });
+      }
+      wrote = true;
+      log.info({ path: file.path }, 'wrote file');
+    }
+    return wrote ? 'done' : 'already-done';
+  }
+  const vars = variables(ctx, playbook, step);
+  const check = await ctx.remote.exec(renderTemplate(step.check, vars), { timeoutMs, mutates: false });
+  if (check.code === 0) {
+    log.debug('already done');
+    return 'already-done';
+  }
+  log.info('running');
+  const result = await ctx.remote.exec(renderTemplate(step.run, vars), { timeoutMs, mutates: true });
+  if (result.code !== 0) {
+    throw new StepFailedError(
+      step.name,
+      `step ${step.name} failed on ${ctx.remote.target} (exit ${result.code}): ${redactText(result.stderr.trim() || result.stdout.trim()) || 'no output'}`,
+    );
+  }
+  return 'done';
 }
 
 /** What the engine does itself at a builtin step. */
