@@ -20,6 +20,8 @@ export class SlotWaiters {
   private readonly waiting = new Set<string>();
   /** Woken for a slot, their pass not ended yet. */
   private readonly woken = new Set<string>();
+  /** Waiting until a change to their own object brought them back (not woken), their pass not ended yet. */
+  private readonly released = new Set<string>();
   private readonly seen = new Map<string, Seen>();
   private inFlightCount = 0;
 
@@ -31,6 +33,7 @@ export class SlotWaiters {
   /** The node waits for a slot (again: in the place it had). */
   park(key: string): void {
     this.woken.delete(key);
+    this.released.delete(key);
     this.waiting.add(key);
   }
 
@@ -51,7 +54,7 @@ export class SlotWaiters {
     if (this.isParked(node.name) && previous?.resourceVersion === current.resourceVersion) return false;
     // It changed: the reconcile decides again. A woken node keeps its mark until its pass ends
     // (its own writes come back as changes mid-pass, and passEnded must still see it woken).
-    if (!this.woken.has(node.name)) this.waiting.delete(node.name);
+    if (!this.woken.has(node.name) && this.waiting.delete(node.name)) this.released.add(node.name);
     return true;
   }
 
@@ -76,10 +79,17 @@ export class SlotWaiters {
    * or no longer selected) leaves its slot to the next in line.
    */
   passEnded(key: string, outcome: Outcome): void {
-    if (!this.woken.delete(key)) return; // not woken, or parked again
-    this.waiting.delete(key);
-    // It started: the gate is open, and more may fit.
-    if (outcome.kind === 'requeue') this.wakeFree();
-    else this.wakeFirst(1);
+    const released = this.released.delete(key);
+    if (this.woken.delete(key)) {
+      this.waiting.delete(key);
+      // It started: the gate is open, and more may fit.
+      if (outcome.kind === 'requeue') this.wakeFree();
+      else this.wakeFirst(1);
+      return;
+    }
+    // A waiting node that a change to its own object brought back, and that started: the gate it
+    // waited at is open for the others too (a blocking pod deleted: concurrency 2 starts two
+    // nodes together, not the second at the next recheck). Parked again: park() cleared the mark.
+    if (released && outcome.kind === 'requeue') this.wakeFree();
   }
 }

@@ -255,4 +255,31 @@ describe('controller at fleet scale: reads from the cache, waiting nodes not pol
     two.passEnded('p', { kind: 'requeue', reason: 'reached Preflight' });
     expect(woken.slice(-2)).toEqual(['p', 'q']);
   });
+
+  it('a waiting node that a change of its own brings back and that starts wakes the others for the slots left', () => {
+    const woken: string[] = [];
+    const slots = new SlotWaiters(2, (key) => woken.push(key));
+    const now = new Date();
+    for (const k of ['a', 'b']) {
+      slots.observe(makeNode({ name: k }), now);
+      slots.park(k);
+    }
+    // a's blocked-by annotation changes (its own object): it is reconciled, not woken, and the
+    // blocking pod is gone by then: it starts.
+    expect(slots.observe(makeNode({ name: 'a', resourceVersion: '2' }), now)).toBe(true);
+    expect(woken).toEqual([]);
+    slots.passEnded('a', { kind: 'requeue', reason: 'reached Preflight' });
+    expect(woken).toEqual(['b']);
+    // Brought back the same way but parked again (the gate still closed): nobody is woken.
+    const other = new SlotWaiters(2, (key) => woken.push(key));
+    for (const k of ['c', 'd']) {
+      other.observe(makeNode({ name: k }), now);
+      other.park(k);
+    }
+    other.observe(makeNode({ name: 'c', resourceVersion: '2' }), now);
+    other.park('c');
+    other.passEnded('c', { kind: 'park', reason: 'blocking pods' });
+    expect(woken).toEqual(['b']);
+    expect(other.isParked('c')).toBe(true);
+  });
 });
