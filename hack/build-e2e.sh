@@ -11,7 +11,7 @@
 #          containerd 2.x and its node images, Docker 26's (nodes.test.ts), the older Kubernetes and its node
 #          image (migrate-123, which runs last but one)
 #   (none) all of it
-# hack/test.sh (`make test`) starts `rest` in the background at the lowest priority, then builds
+# hack/test.sh (`make test`) starts `rest` in the background (nice 19, a session of its own), then builds
 # `first` in the foreground and runs the suites; `rest` gets the CPU the others leave (their
 # downloads, the suites' waits), and a suite that needs a step of `rest` before it is done runs
 # that step's script itself, which waits for the background build of it (hack/lib.sh's build lock).

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # `make test`: every test suite, with the builds of a cold machine overlapped with each other and
 # with the suites.
-#   1. hack/build-e2e.sh rest starts in the background at the lowest CPU and IO priority (nice 19,
-#      idle IO class): what the later suites need. It gets the CPU the rest leaves: the first
-#      builds' and the suites' waits on the network and on each other. A suite that reaches a
-#      step of it before it is done waits for it (hack/lib.sh's build lock) and lifts it to
+#   1. hack/build-e2e.sh rest starts in the background (nice 19, idle IO class, a session of its
+#      own): what the later suites need. With the kernel's autogroup scheduling (on here: Debian's
+#      default) nice orders processes only within a session, and the CPU is shared between
+#      sessions: this one gets about as much as the foreground's builds, less once the suites'
+#      kind nodes run (each of their services is a session). On the cold run of 2026-12-05 it had
+#      built everything but Kubernetes 1.23 when the first builds were done. A suite that reaches
+#      a step of it before it is done waits for it (hack/lib.sh's build lock) and lifts it to
 #      normal priority.
 #   2. hack/build-e2e.sh first, in the foreground: what the first two e2e suites need (three
 #      chains at once, see there).
@@ -18,7 +21,7 @@ source "$(dirname "$0")/lib.sh"
 cd "$REPO_DIR"
 
 rest_log="$CACHE_DIR/build-e2e-rest.log"
-log "the builds for the later suites run in the background at the lowest priority: $rest_log"
+log "the builds for the later suites run in the background: $rest_log"
 setsid nice -n 19 ionice -c 3 bash "$HACK_DIR/build-e2e.sh" rest >"$rest_log" 2>&1 &
 rest_pid=$!
 # setsid: a process group of its own (the build lock renices it by group); stopped with us.
