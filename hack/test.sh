@@ -4,9 +4,10 @@
 #   1. hack/build-e2e.sh rest starts in the background (nice 19, idle IO class, a session of its
 #      own): what the later suites need. With the kernel's autogroup scheduling (on here: Debian's
 #      default) nice orders processes only within a session, and the CPU is shared between
-#      sessions: this one gets about as much as the foreground's builds, less once the suites'
-#      kind nodes run (each of their services is a session). On the cold run of 2026-12-05 it had
-#      built everything but Kubernetes 1.23 when the first builds were done. A suite that reaches
+#      sessions: this one gets about as much as the foreground's builds, and by the weights a third once
+#      the suites run (every kind node is in Docker's cpu cgroup, which weighs as much as one
+#      session, and the suites' own processes are another). On the cold run of 2026-12-05 it had
+#      built everything but Kubernetes 1.23 about when the first builds were done. A suite that reaches
 #      a step of it before it is done waits for it (hack/lib.sh's build lock) and lifts it to
 #      normal priority.
 #   2. hack/build-e2e.sh first, in the foreground: what the first two e2e suites need (three
