@@ -12,8 +12,8 @@
 #          image (migrate-123, which runs last but one)
 #   (none) all of it
 # hack/test.sh (`make test`) starts `rest` in the background (nice 19, a session of its own), then builds
-# `first` in the foreground and runs the suites; `rest` gets the CPU the others leave (their
-# downloads, the suites' waits), and a suite that needs a step of `rest` before it is done runs
+# `first` in the foreground and runs the suites; `rest` shares the CPU with them (hack/test.sh
+# says how), and a suite that needs a step of `rest` before it is done runs
 # that step's script itself, which waits for the background build of it (hack/lib.sh's build lock).
 source "$(dirname "$0")/lib.sh"
 
