@@ -257,6 +257,7 @@ async function switchOne(cluster: Cluster, api: Api, node: string, say: (s: stri
   const steps: SwitchFigures['steps'] = [];
   let partial = '';
   child.stdout!.on('data', (d: Buffer) => {
+    output = (output + d.toString()).slice(-20_000);
     const lines = (partial + d.toString()).split('\n');
     partial = lines.pop() ?? '';
     for (const line of lines) {
@@ -266,7 +267,6 @@ async function switchOne(cluster: Cluster, api: Api, node: string, say: (s: stri
       if (entry.msg === 'facts gathered') steps.push({ name: 'facts', ms: entry.ms });
     }
   });
-  child.stdout!.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-20_000)));
   child.stderr!.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-20_000)));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   // When each intent and each phase first appeared on the node, from a watch (no change missed).
