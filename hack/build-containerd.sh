@@ -17,7 +17,7 @@ module=github.com/containerd/containerd/v2
 # are not installed). The version ldflags make `containerd --version`, Docker's `docker info`
 # and kubelet's containerd://VERSION report the release instead of "+unknown".
 (cd / && GOTOOLCHAIN=${CONTAINERD_GOTOOLCHAIN:-auto} CGO_ENABLED=0 GOFLAGS= GOBIN="$out.tmp" \
-  go install -trimpath -tags no_btrfs \
+  go install "${GO_BUILD_FLAGS[@]}" -tags no_btrfs \
     -ldflags "-s -X $module/version.Version=$version -X $module/version.Revision=$version -X $module/version.Package=$module" \
     "$module/cmd/containerd@$version" "$module/cmd/ctr@$version" "$module/cmd/containerd-shim-runc-v2@$version")
 "$out.tmp/containerd" --version | grep -q "$version" || die "built containerd does not report $version"

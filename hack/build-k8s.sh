@@ -23,7 +23,7 @@ generate_openapi() {
   local work=$1 m dir
   local out=$work/openapi-gen.out pkg=k8s.io/kubernetes/pkg/generated/openapi
   # Built inside the wrapper module: kube-openapi and gengo at Kubernetes' versions.
-  (cd "$work" && go build -o "$work/bin/openapi-gen" k8s.io/kube-openapi/cmd/openapi-gen)
+  (cd "$work" && go build "${GO_BUILD_FLAGS[@]}" -o "$work/bin/openapi-gen" k8s.io/kube-openapi/cmd/openapi-gen)
   {
     tagged_pkgs k8s.io/kubernetes "$work/kubernetes"
     for m in $(awk '$2 == "=>" && $3 ~ /^\.\/staging\/src\// {print $1}' "$work/kubernetes/go.mod"); do
@@ -93,7 +93,7 @@ rm -rf "$out.tmp" && mkdir -p "$out.tmp"
 log "Kubernetes $version: building ${cmds[*]} (minutes on a cold cache)"
 # One `go build` for all commands: shared packages compile once, links run in parallel.
 pkgs=(); for c in "${cmds[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$c"); done
-(cd "$work" && go build -trimpath -ldflags "$ldflags" -o "$out.tmp/" "${pkgs[@]}")
+(cd "$work" && go build "${GO_BUILD_FLAGS[@]}" -ldflags "$ldflags" -o "$out.tmp/" "${pkgs[@]}")
 "$out.tmp/kubelet" --version >&2
 rm -rf "$out" && mv "$out.tmp" "$out" && touch "$out/.complete"
 log "Kubernetes $version binaries: $out"

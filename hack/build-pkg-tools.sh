@@ -19,13 +19,13 @@ krew_dir="$BIN_CACHE/krew-$KREW_VERSION"
 # takes its default .Capabilities.KubeVersion from the client-go it is built with.)
 build_helm() {
   local module=helm.sh/helm/${HELM_VERSION%%.*}
-  GOTOOLCHAIN=$HELM_GOTOOLCHAIN CGO_ENABLED=0 GOBIN="$helm_dir" go install -trimpath -ldflags "-s -w
+  GOTOOLCHAIN=$HELM_GOTOOLCHAIN CGO_ENABLED=0 GOBIN="$helm_dir" go install "${GO_BUILD_FLAGS[@]}" -ldflags "-s -w
     -X $module/internal/version.version=$HELM_VERSION -X $module/internal/version.metadata=
     -X $module/internal/version.gitTreeState=clean" "$module/cmd/helm@$HELM_VERSION"
 }
 
 build_krew() {
-  GOTOOLCHAIN=${TOOLS_GOTOOLCHAIN:-go1.23.12} CGO_ENABLED=0 GOBIN="$krew_dir" go install -trimpath \
+  GOTOOLCHAIN=${TOOLS_GOTOOLCHAIN:-go1.23.12} CGO_ENABLED=0 GOBIN="$krew_dir" go install "${GO_BUILD_FLAGS[@]}" \
     -ldflags "-s -w -X sigs.k8s.io/krew/internal/version.gitTag=$KREW_VERSION" \
     "sigs.k8s.io/krew/cmd/krew@$KREW_VERSION" "sigs.k8s.io/krew/cmd/validate-krew-manifest@$KREW_VERSION"
 }

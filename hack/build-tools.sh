@@ -16,7 +16,7 @@ cached() {
   touch "$dir/.complete"
 }
 
-build_kind() { GOBIN="$1" go install -trimpath -ldflags=-s "sigs.k8s.io/kind@$KIND_VERSION"; }
+build_kind() { GOBIN="$1" go install "${GO_BUILD_FLAGS[@]}" -ldflags=-s "sigs.k8s.io/kind@$KIND_VERSION"; }
 
 build_etcd() {
   local work="$CACHE_DIR/src/etcd-$ETCD_VERSION"
@@ -33,19 +33,19 @@ import (
 
 func main() { etcdmain.Main(os.Args) }
 GO
-  (cd "$work" && GOFLAGS=-mod=mod go mod tidy >/dev/null 2>&1 && GOFLAGS=-mod=mod go build -trimpath -ldflags=-s -o "$1/etcd" .)
+  (cd "$work" && GOFLAGS=-mod=mod go mod tidy >/dev/null 2>&1 && GOFLAGS=-mod=mod go build "${GO_BUILD_FLAGS[@]}" -ldflags=-s -o "$1/etcd" .)
 }
 
-build_coredns() { GOBIN="$1" go install -trimpath -ldflags=-s "github.com/coredns/coredns@$COREDNS_VERSION"; }
+build_coredns() { GOBIN="$1" go install "${GO_BUILD_FLAGS[@]}" -ldflags=-s "github.com/coredns/coredns@$COREDNS_VERSION"; }
 
 # sigs.k8s.io/cri-tools is not served by the module proxy here, so the nodes get
 # our own minimal CRI client with crictl's command line (hack/tools/crictl).
-build_crictl() { (cd "$HACK_DIR/tools/crictl" && go build -trimpath -ldflags=-s -o "$1/crictl" .); }
+build_crictl() { (cd "$HACK_DIR/tools/crictl" && go build "${GO_BUILD_FLAGS[@]}" -ldflags=-s -o "$1/crictl" .); }
 
 build_cni() {
   local base=github.com/containernetworking/plugins/plugins p
   for p in main/bridge main/loopback main/ptp ipam/host-local meta/portmap; do
-    GOBIN="$1" go install -trimpath \
+    GOBIN="$1" go install "${GO_BUILD_FLAGS[@]}" \
       -ldflags "-s -X github.com/containernetworking/plugins/pkg/utils/buildversion.BuildVersion=$CNI_PLUGINS_VERSION" \
       "$base/$p@$CNI_PLUGINS_VERSION"
   done
@@ -56,12 +56,12 @@ build_cri_dockerd() {
   wrapper_module "$work" github.com/Mirantis/cri-dockerd "$CRI_DOCKERD_VERSION"
   printf '//go:build tools\npackage tools\nimport _ "github.com/Mirantis/cri-dockerd"\n' > "$work/tools.go"
   (cd "$work" && GOFLAGS=-mod=mod go mod tidy >/dev/null 2>&1 &&
-    GOFLAGS=-mod=mod go build -trimpath \
+    GOFLAGS=-mod=mod go build "${GO_BUILD_FLAGS[@]}" \
       -ldflags "-s -X github.com/Mirantis/cri-dockerd/cmd/version.Version=${CRI_DOCKERD_VERSION#v}" \
       -o "$1/cri-dockerd" github.com/Mirantis/cri-dockerd)
 }
 
-build_pause() { (cd "$HACK_DIR/images/pause" && go build -trimpath -ldflags=-s -o "$1/pause" .); }
+build_pause() { (cd "$HACK_DIR/images/pause" && go build "${GO_BUILD_FLAGS[@]}" -ldflags=-s -o "$1/pause" .); }
 
 cached "kind $KIND_VERSION" "$BIN_CACHE/kind-$KIND_VERSION" build_kind "$BIN_CACHE/kind-$KIND_VERSION"
 cached "etcd $ETCD_VERSION" "$BIN_CACHE/etcd-$ETCD_VERSION" build_etcd "$BIN_CACHE/etcd-$ETCD_VERSION"
