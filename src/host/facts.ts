@@ -8,8 +8,8 @@ import { atLeast, parseVersion, type MinorVersion } from '../domain/version.js';
 import type { RemoteHost } from '../ports.js';
 import { readKubeletConfig, type CgroupDriver } from './kubelet-config.js';
 import { envFileArgs, flagValue } from './kubelet-flags.js';
-import { imagesScript, parseImagesFacts, type ImageFacts } from './images.js';
-import { shQuote } from './shell.js';
+import { IMAGES_END, imagesScript, parseImagesFacts, type ImageFacts } from './images.js';
+import { shQuote, SYSTEMD_DEFAULT_PATH } from './shell.js';
 
 export const PATHS = {
   kubeadmFlags: '/var/lib/kubelet/kubeadm-flags.env',
@@ -25,8 +25,6 @@ export const PATHS = {
 
 export type FileKey = keyof typeof PATHS;
 
-/** The PATH systemd gives services: runc must be found on it, not just in a login shell. */
-export const SYSTEMD_DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 export interface OriginalFile {
   path: string;
@@ -56,6 +54,15 @@ export interface HostFacts {
 
 const MARK = '@@cri-migrator:';
 
+/** The systemd units whose presence the facts record. */
+const PROBED_UNITS = ['docker.service', 'docker.socket', 'cri-docker.service', 'cri-docker.socket', 'containerd.service', 'kubelet.service'];
+/**
+ * The units of one `systemctl show` call (one process and one D-Bus round trip for all of them)
+ * whose unit file exists: each unit is a paragraph of Id= and LoadState= lines in either order,
+ * and a unit without a file is LoadState=not-found.
+ */
+const UNITS_AWK = 'BEGIN { RS = "" } { id = ""; st = ""; n = split($0, l, "\\n"); for (i = 1; i <= n; i++) { if (l[i] ~ /^Id=/) id = substr(l[i], 4); if (l[i] ~ /^LoadState=/) st = substr(l[i], 11) } if (id != "" && st != "" && st != "not-found") print id }';
+
 /** One shell script printing every fact behind a marker line. Read-only. */
 export function factsScript(backupDir: string): string {
   const fileReads = Object.values(PATHS)
@@ -80,7 +87,7 @@ sec free-kib; df -Pk "$d" | awk 'NR==2 {print $4}'
 sec fs-type; stat -f -c %T "$d"
 sec xfs-ftype; if [ "$(stat -f -c %T "$d")" = xfs ]; then xfs_info "$(df -P "$d" | awk 'NR==2 {print $6}')" 2>/dev/null | grep -o 'ftype=[01]' | head -n1; fi
 sec overlay; if grep -qw overlay /proc/filesystems; then echo yes; elif modprobe -n overlay 2>/dev/null; then echo yes; else echo no; fi
-sec units; for u in docker.service docker.socket cri-docker.service cri-docker.socket containerd.service kubelet.service; do systemctl cat "$u" >/dev/null 2>&1 && echo "$u"; done
+sec units; systemctl show --property=Id,LoadState ${PROBED_UNITS.join(' ')} 2>/dev/null | awk ${shQuote(UNITS_AWK)}
 ${fileReads}
 sec end
 `;
@@ -92,12 +99,17 @@ export async function gatherFacts(
   backupDir: string,
   timeoutMs = config.ssh.commandTimeoutSeconds * 1000,
 ): Promise<HostFacts> {
-  // One read-only round trip for everything.
-  const result = await remote.exec(`${factsScript(backupDir)}${imagesScript(backupDir)}`, { timeoutMs, mutates: false });
-  if (!result.stdout.includes(`${MARK}end`)) {
-    throw new Error(`gathering facts on ${remote.target} failed (exit ${result.code}): ${result.stderr.trim() || 'no output'}`);
+  // Two read-only commands at once over the one connection (two SSH channels): the host's facts,
+  // and the images probe, whose Docker and containerd calls take as long as the rest together.
+  const options = { timeoutMs, mutates: false } as const;
+  const [host, images] = await Promise.all([remote.exec(factsScript(backupDir), options), remote.exec(imagesScript(backupDir), options)]);
+  const output = `${host.stdout}${images.stdout}`;
+  for (const [what, result, end] of [['facts', host, `${MARK}end`], ['the images probe', images, IMAGES_END]] as const) {
+    if (!output.includes(end)) {
+      throw new Error(`gathering ${what} on ${remote.target} failed (exit ${result.code}): ${result.stderr.trim() || 'no output'}`);
+    }
   }
-  return parseFacts(result.stdout);
+  return parseFacts(output);
 }
 
 /** Parse factsScript's output. Pure. */

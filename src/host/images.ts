@@ -6,7 +6,7 @@
 // before the kubelet starts on it, or an air-gapped node comes back with ImagePullBackOff. The
 // list is kept beside the run's backups (<backupDir>.images), so a retry after Docker has been
 // stopped still knows what had to be carried.
-import { shQuote } from './shell.js';
+import { shQuote, SYSTEMD_DEFAULT_PATH } from './shell.js';
 
 export interface DockerContainer {
   id: string;
@@ -50,6 +50,8 @@ export interface ImageFacts {
 }
 
 const MARK = '@@cri-migrator-images:';
+/** The last line of the images probe's output: it ran to its end. */
+export const IMAGES_END = `${MARK}end`;
 
 /** The file beside the run's backup directory that lists the images to carry. */
 export function imageListPath(backupDir: string): string {
@@ -59,12 +61,15 @@ export function imageListPath(backupDir: string): string {
 /** Read-only probe of Docker's containers and images and containerd's k8s.io images. */
 export function imagesScript(backupDir: string): string {
   const list = shQuote(imageListPath(backupDir));
-  return `sec() { echo "${MARK}$1"; }
-sec docker-running; systemctl is-active --quiet docker.service && echo yes
-sec docker-state; systemctl is-active docker.service 2>/dev/null
+  return `set +e
+export PATH=${SYSTEMD_DEFAULT_PATH}:$PATH
+sec() { echo "${MARK}$1"; }
+ds=$(systemctl is-active docker.service 2>/dev/null)
+sec docker-running; [ "$ds" = active ] && echo yes
+sec docker-state; echo "$ds"
 sec system-state; systemctl is-system-running 2>/dev/null
-sec containers; if systemctl is-active --quiet docker.service; then docker ps -aq --no-trunc | xargs -r docker inspect --format '{{.Id}}	{{.Config.Image}}	{{.Image}}	{{.Name}}	{{.State.Running}}	{{with .Config.Labels}}{{index . "io.kubernetes.pod.namespace"}}{{end}}	{{with .Config.Labels}}{{index . "io.kubernetes.pod.name"}}{{end}}' 2>/dev/null; fi
-sec images; if systemctl is-active --quiet docker.service; then docker images -q --no-trunc | sort -u | xargs -r docker image inspect --format '{{.Id}}	{{json .RepoTags}}	{{json .RepoDigests}}	{{.Size}}' 2>/dev/null; fi
+sec containers; if [ "$ds" = active ]; then docker ps -aq --no-trunc | xargs -r docker inspect --format '{{.Id}}	{{.Config.Image}}	{{.Image}}	{{.Name}}	{{.State.Running}}	{{with .Config.Labels}}{{index . "io.kubernetes.pod.namespace"}}{{end}}	{{with .Config.Labels}}{{index . "io.kubernetes.pod.name"}}{{end}}' 2>/dev/null; fi
+sec images; if [ "$ds" = active ]; then docker images -q --no-trunc | sort -u | xargs -r docker image inspect --format '{{.Id}}	{{json .RepoTags}}	{{json .RepoDigests}}	{{.Size}}' 2>/dev/null; fi
 sec static; cat /etc/kubernetes/manifests/*.yaml /etc/kubernetes/manifests/*.yml 2>/dev/null | sed -n 's/^[[:space:]-]*image:[[:space:]]*//p'
 sec containerd; ctr -n k8s.io images ls -q 2>/dev/null
 sec moby; ctr -n moby images ls -q 2>/dev/null

@@ -44,8 +44,16 @@ export class SshRemoteHost implements RemoteHost {
     this.target = `${config.user}@${config.host}:${config.port}`;
   }
 
+  /** The connection being opened: commands started at once (gatherFacts' two) share it. */
+  private opening: Promise<void> | undefined;
+
   async connect(): Promise<void> {
     if (this.ssh?.isConnected()) return;
+    this.opening ??= this.open().finally(() => (this.opening = undefined));
+    return this.opening;
+  }
+
+  private async open(): Promise<void> {
     let privateKey: string;
     try {
       privateKey = await readFile(this.config.privateKeyPath, 'utf8');

@@ -133,6 +133,26 @@ describe('SshRemoteHost against a real sshd', () => {
     }
   });
 
+  it('commands started at once before any connection share the one it opens, each on its own channel', async () => {
+    const host = new SshRemoteHost(target(), log);
+    try {
+      // $SSH_CONNECTION names the client's port: one connection, one port. Each command waits for
+      // the other's mark, so they can only both end if they run at the same time.
+      const mark = join(dir, `both-${process.pid}`);
+      rmSync(`${mark}.a`, { force: true });
+      rmSync(`${mark}.b`, { force: true });
+      const run = (me: string, other: string) =>
+        host.exec(`touch ${mark}.${me}; i=0; while [ ! -e ${mark}.${other} ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done; [ -e ${mark}.${other} ] && echo "$SSH_CONNECTION"`, { timeoutMs: 10_000, mutates: false });
+      const [a, b] = await Promise.all([run('a', 'b'), run('b', 'a')]);
+      expect(a.code).toBe(0);
+      expect(b.code).toBe(0);
+      expect(a.stdout.split(' ')[1]).toMatch(/^\d+$/);
+      expect(a.stdout).toBe(b.stdout);
+    } finally {
+      await host.close();
+    }
+  });
+
   it('runs through sudo -n when asked', async () => {
     const host = new SshRemoteHost(target({ sudo: true }), log);
     try {

@@ -1,11 +1,12 @@
+import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { cgroupDriver, cniDirs, defaultSandboxImage, detectSourceRuntime, factsScript, parseFacts, PATHS, sandboxImage } from '../../src/host/facts.js';
+import { cgroupDriver, cniDirs, defaultSandboxImage, detectSourceRuntime, factsScript, gatherFacts, parseFacts, PATHS, sandboxImage } from '../../src/host/facts.js';
 import { renderFiles } from '../../src/host/files.js';
 import { preflightChecks } from '../../src/host/preflight.js';
 import { parseVersion } from '../../src/domain/version.js';
-import { DOCKERSHIM_FLAGS, factsOutput } from './facts-fixture.js';
-import { makeNode } from './fakes.js';
+import { DOCKERSHIM_FLAGS, factsOutput, imagesOutput } from './facts-fixture.js';
+import { FakeRemote, makeNode } from './fakes.js';
 
 const config = loadConfig({});
 
@@ -69,6 +70,46 @@ describe('facts', () => {
       files: { [PATHS.kubeadmFlags]: 'KUBELET_KUBEADM_ARGS=""\n', [PATHS.kubeletConfig]: 'containerRuntimeEndpoint: unix:///run/cri-dockerd.sock\n' },
     });
     expect(detectSourceRuntime(makeNode(), parseFacts(viaConfig))).toBe('cri-dockerd');
+  });
+
+  it('finds the units with one systemctl call: every unit systemd has a file for, masked ones too', () => {
+    const line = factsScript('/b').split('\n').find((l) => l.startsWith('sec units; '))!;
+    expect(line.match(/systemctl/g)).toHaveLength(1);
+    // systemctl show prints one paragraph per unit, its properties in its own order.
+    const shown = 'Id=docker.service\nLoadState=loaded\n\nLoadState=not-found\nId=docker.socket\n\nId=cri-docker.service\nLoadState=masked\n\nId=kubelet.service\nLoadState=loaded\n';
+    const probe = line.replace(/^sec units; systemctl show [^|]*\|/, `printf '%s' '${shown}' |`);
+    expect(probe).not.toBe(line);
+    expect(execFileSync('sh', ['-c', probe], { encoding: 'utf8' }).split('\n').filter(Boolean)).toEqual(['docker.service', 'cri-docker.service', 'kubelet.service']);
+  });
+
+  it('reads the host and the images over two read-only commands at once, and fails when either is cut short', async () => {
+    const hostPart = factsOutput().slice(0, factsOutput().indexOf('@@cri-migrator-images:'));
+    const started: string[] = [];
+    let inFlight = 0;
+    let most = 0;
+    const remote = new FakeRemote([
+      (cmd) => {
+        started.push(cmd.includes('@@cri-migrator-images:') ? 'images' : 'host');
+        return cmd.includes('@@cri-migrator-images:') ? { code: 0, stdout: imagesOutput({ inContainerd: ['docker.io/library/busybox:1.36'] }), stderr: '' } : { code: 0, stdout: hostPart, stderr: '' };
+      },
+    ]);
+    const exec = remote.exec.bind(remote);
+    remote.exec = async (command, options) => {
+      most = Math.max(most, ++inFlight);
+      await new Promise((r) => setTimeout(r, 20));
+      inFlight--;
+      return exec(command, options);
+    };
+    const facts = await gatherFacts(remote, config, '/b');
+    expect(started.sort()).toEqual(['host', 'images']);
+    expect(most).toBe(2);
+    expect(remote.commands.every((c) => !c.mutates)).toBe(true);
+    expect(facts.kubeletVersion.minor).toBe(23);
+    expect(facts.images.inContainerd).toEqual(['docker.io/library/busybox:1.36']);
+    const cut = new FakeRemote([
+      (cmd) => (cmd.includes('@@cri-migrator-images:') ? { code: 255, stdout: '@@cri-migrator-images:docker-running\nyes\n', stderr: 'broken pipe' } : { code: 0, stdout: hostPart, stderr: '' }),
+    ]);
+    await expect(gatherFacts(cut, config, '/b')).rejects.toThrow(/gathering the images probe on .* failed \(exit 255\): broken pipe/);
   });
 
   it('reads files read-only and from the backup directory first', () => {
