@@ -547,12 +547,54 @@ interface HostPlan {
   runner: RunnerContext;
 }
 
-async function planHost(ctx: ActionContext, remote: RemoteHost): Promise<HostPlan> {
+/**
+ * The facts the last stage of a run read on a node, by node, for the stage right after it in the
+ * same process: what the kubelet stage renders comes from the original files (read from the
+ * run's backup) and the configuration, as in the runtime stage just before it, so it does not
+ * read them again (the runtime stage of a single control plane already runs both on one read);
+ * the smoke pod's image is the sandbox image rendered from them. A run resumed by another process,
+ * rolled back, started again or taken up more than FACTS_REUSE_MS later reads afresh.
+ */
+const lastFacts = new WeakMap<EngineDeps, Map<string, { run: string; stage: 'runtime' | 'kubelet'; at: number; facts: HostFacts; rendered: RenderedFiles }>>();
+/** A stage that follows its predecessor later than this (another actor took over meanwhile, say) reads afresh. */
+const FACTS_REUSE_MS = 5 * 60_000;
+function factsMemo(deps: EngineDeps) {
+  let m = lastFacts.get(deps);
+  if (!m) lastFacts.set(deps, (m = new Map()));
+  return m;
+}
+function runKey(ctx: ActionContext): string {
+  return `${ctx.state.startedAt?.toISOString() ?? ''}`;
+}
+function remember(ctx: ActionContext, stage: 'runtime' | 'kubelet', host: HostPlan): void {
+  const m = factsMemo(ctx.deps);
+  m.delete(ctx.node.name);
+  m.set(ctx.node.name, { run: runKey(ctx), stage, at: ctx.deps.clock.now().getTime(), facts: host.facts, rendered: host.rendered });
+  // Verification takes its entry; a run abandoned between the stages leaves one: at most 64 kept.
+  for (const name of m.keys()) {
+    if (m.size <= 64) break;
+    m.delete(name);
+  }
+}
+function recall(ctx: ActionContext, after: 'runtime' | 'kubelet'): { facts: HostFacts; rendered: RenderedFiles } | undefined {
+  const m = factsMemo(ctx.deps).get(ctx.node.name);
+  const fresh = m !== undefined && ctx.deps.clock.now().getTime() - m.at <= FACTS_REUSE_MS;
+  return fresh && m.run === runKey(ctx) && m.stage === after ? m : undefined;
+}
+
+async function planHost(ctx: ActionContext, remote: RemoteHost, known?: { facts: HostFacts; rendered: RenderedFiles }): Promise<HostPlan> {
   const backupDir = runBackupDir(ctx.deps.config.backupDir, ctx.state.startedAt);
-  const started = performance.now();
-  const facts = await gatherFacts(remote, ctx.deps.config, backupDir);
-  ctx.log.info({ ms: Math.round(performance.now() - started) }, 'facts gathered');
-  const rendered = renderFiles(facts, ctx.deps.config);
+  let facts: HostFacts;
+  let rendered: RenderedFiles;
+  if (known) {
+    ({ facts, rendered } = known);
+    ctx.log.info('facts of the stage before reused');
+  } else {
+    const started = performance.now();
+    facts = await gatherFacts(remote, ctx.deps.config, backupDir);
+    ctx.log.info({ ms: Math.round(performance.now() - started) }, 'facts gathered');
+    rendered = renderFiles(facts, ctx.deps.config);
+  }
   ctx.deps.observer?.emit({ type: 'rendered', node: ctx.node.name, rendered });
   const onProgress = (message: string, final?: boolean) => {
     ctx.deps.observer?.emit({ type: 'progress', node: ctx.node.name, message });
@@ -682,14 +724,16 @@ const ACTIONS: Record<Exclude<ActionName, 'beginRollback' | 'fail'>, ActionImpl>
         ctx.deps.observer?.emit({ type: 'progress', node: ctx.node.name, message: 'single control plane: starting the kubelet on containerd in the same step (its API server is down until then)' });
         await runStage(playbook, 'kubelet', host.runner);
       }
+      remember(ctx, single ? 'kubelet' : 'runtime', host);
       return {};
     });
   },
 
   async switchKubelet(ctx) {
     await withRemote(ctx, async (remote) => {
-      const host = await planHost(ctx, remote);
+      const host = await planHost(ctx, remote, recall(ctx, 'runtime'));
       await runStage(playbookFor(ctx, host.facts).playbook, 'kubelet', host.runner);
+      remember(ctx, 'kubelet', host);
     });
     // `kubeadm upgrade` reads the runtime from this annotation.
     return { patch: { annotations: { [KUBEADM_CRI_SOCKET_ANNOTATION]: CONTAINERD_SOCKET } } };
@@ -708,6 +752,7 @@ const ACTIONS: Record<Exclude<ActionName, 'beginRollback' | 'fail'>, ActionImpl>
         ctx.node,
       );
       await staticPodsSettle(ctx, 'containerd');
+      if (!config.smoke.enabled || config.smoke.image) factsMemo(ctx.deps).delete(ctx.node.name);
       if (config.smoke.enabled) {
         const image = config.smoke.image || (await sandboxImageOf(ctx));
         await smoke.run(ctx.node.name, { image, namespace: config.smoke.namespace, timeoutMs: config.smoke.timeoutSeconds * 1000 });
@@ -736,6 +781,7 @@ const ACTIONS: Record<Exclude<ActionName, 'beginRollback' | 'fail'>, ActionImpl>
 
   async rollback(ctx) {
     const { state, deps } = ctx;
+    factsMemo(deps).delete(ctx.node.name);
     const failed = state.failedPhase;
     const hostTouched = failed !== undefined && forwardIndex(failed) >= forwardIndex('RuntimeConfigured');
     const kubeletTouched = failed !== undefined && forwardIndex(failed) >= forwardIndex('KubeletSwitched');
@@ -788,6 +834,9 @@ async function staticPodsSettle(ctx: ActionContext, runtime: 'docker' | 'contain
 }
 
 async function sandboxImageOf(ctx: ActionContext): Promise<string> {
+  const known = recall(ctx, 'kubelet');
+  factsMemo(ctx.deps).delete(ctx.node.name);
+  if (known) return known.rendered.sandboxImage;
   return withRemote(ctx, async (remote) => (await planHost(ctx, remote)).rendered.sandboxImage);
 }
 

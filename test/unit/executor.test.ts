@@ -199,6 +199,30 @@ describe('engine: a full migration with fakes', () => {
     expect(w.nodes.patches.some((p) => p.patch.unschedulable !== undefined)).toBe(false);
   });
 
+  it('reads the host\'s facts once per stage that needs them fresh: the kubelet stage and the smoke pod take the runtime stage\'s', async () => {
+    const w = world();
+    expect(await driveNode('w1', w.deps)).toMatchObject({ phase: 'Succeeded' });
+    const reads = () => w.remote.commands.filter((c) => c.command.includes('@@cri-migrator:')).length;
+    // Preflight, the carry during the drain, the runtime stage.
+    expect(reads()).toBe(3);
+    expect(w.smoke.runs).toEqual([{ node: 'w1', image: 'k8s.gcr.io/pause:3.6' }]);
+
+    // Another process (a fresh engine) taking up the same run: the stage it resumes at reads afresh.
+    const resumeAt = async (phase: 'RuntimeConfigured' | 'KubeletSwitched', intent: 'KubeletSwitched' | 'Verified') => {
+      const crashed: MigrationState = { phase, intent, attempt: 0, wasUnschedulable: false, previousCriSocket: DOCKERSHIM_SOCKET, sourceRuntime: 'dockershim' };
+      const annotations = Object.fromEntries(Object.entries(serializeState(crashed)).filter((e): e is [string, string] => e[1] !== null));
+      const again = world({ w1: { unschedulable: true, annotations: { ...annotations, [KUBEADM_CRI_SOCKET_ANNOTATION]: DOCKERSHIM_SOCKET } } });
+      if (phase === 'KubeletSwitched') again.nodes.update('w1', (n) => ({ ...n, ready: true, containerRuntimeVersion: 'containerd://1.6.20' }));
+      expect(await driveNode('w1', again.deps)).toMatchObject({ phase: 'Succeeded' });
+      expect(again.smoke.runs).toEqual([{ node: 'w1', image: 'k8s.gcr.io/pause:3.6' }]);
+      return again.remote.commands.filter((c) => c.command.includes('@@cri-migrator:')).length;
+    };
+    // The kubelet stage reads; verification takes its facts.
+    expect(await resumeAt('RuntimeConfigured', 'KubeletSwitched')).toBe(1);
+    // Verification reads for the smoke pod's image.
+    expect(await resumeAt('KubeletSwitched', 'Verified')).toBe(1);
+  });
+
   it('resumes after a crash between the intent and the action', async () => {
     const crashed: MigrationState = { phase: 'Drained', intent: 'RuntimeConfigured', attempt: 0, wasUnschedulable: false, previousCriSocket: DOCKERSHIM_SOCKET, sourceRuntime: 'dockershim' };
     const annotations = Object.fromEntries(Object.entries(serializeState(crashed)).filter((e): e is [string, string] => e[1] !== null));
