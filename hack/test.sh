@@ -12,10 +12,7 @@
 #      normal priority.
 #   2. hack/build-e2e.sh first, in the foreground: what the first two e2e suites need (three
 #      chains at once, see there).
-#   3. the e2e suites (vitest.e2e.config.ts). The background is then moved into a cpu cgroup
-#      that weighs twice a session (where the cgroup v1 cpu controller is writable): what it still
-#      builds is Kubernetes 1.23, the last suite waits for it, and at a third of the CPU it was the
-#      end of a cold run (2026-12-05: migrate-123 ran alone in its last minutes, the machine half idle).
+#   3. the e2e suites (vitest.e2e.config.ts).
 #   4. the unit and integration tests, which use the Helm and krew the background built: as soon
 #      as the background is done, beside the e2e suites (their output is printed after the
 #      suites'). Both run even when the other fails; the exit status is not 0 when either failed
@@ -35,18 +32,6 @@ trap 'kill -- -"$rest_pid" 2>/dev/null || true' EXIT
 
 timed "builds for the first suites" "$HACK_DIR/build-e2e.sh" first
 
-# weigh_background: the background's processes into a cpu cgroup of twice the default weight.
-# cgroup v1 only (this machine type); elsewhere nothing changes. Its children stay in it.
-weigh_background() {
-  local cg=/sys/fs/cgroup/cpu/cri-migrator-builds p
-  [[ -f /sys/fs/cgroup/cpu/cgroup.procs && -w /sys/fs/cgroup/cpu ]] || return 0
-  kill -0 "$rest_pid" 2>/dev/null || return 0
-  mkdir -p "$cg" 2>/dev/null && echo 2048 > "$cg/cpu.shares" 2>/dev/null || return 0
-  for p in $(pgrep -g "$rest_pid"); do echo "$p" > "$cg/cgroup.procs" 2>/dev/null || true; done
-  log "the background builds weigh 2048 (cpu cgroup $cg)"
-}
-weigh_background
-
 rc=0
 log "end-to-end suites"
 npx vitest run -c vitest.e2e.config.ts &
@@ -58,7 +43,6 @@ if ! wait "$rest_pid"; then
   tail -n 30 "$rest_log" >&2
 fi
 grep -E 'took [0-9]+s' "$rest_log" | sed 's/^/background: /' >&2 || true
-rmdir /sys/fs/cgroup/cpu/cri-migrator-builds 2>/dev/null || true
 unit_log="$CACHE_DIR/unit-tests.log"
 log "unit and integration tests, beside the end-to-end suites (output: $unit_log, printed after them)"
 unit_rc=0
