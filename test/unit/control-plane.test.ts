@@ -51,7 +51,7 @@ describe('control-plane nodes', () => {
     let longest = 0;
     let stopped = false; // the fake's checks do not see that Docker stopped: count the stop once
     w.remote.responders.unshift((cmd, o) => {
-      if (o.mutates && cmd.includes('systemctl disable --now $units') && !stopped) {
+      if (o.mutates && cmd.includes('systemctl stop $units') && !stopped) {
         stopped = true;
         down = true;
         downSince = clock.now().getTime();

@@ -146,7 +146,7 @@ describe('playbook runner', () => {
     });
     expect(remote.files.get('/etc/containerd/config.toml')?.mode).toBe(0o644);
     // Checks never mutate; every action is flagged as mutating.
-    const stopDocker = remote.commands.filter((c) => c.command.includes('systemctl disable --now $units'));
+    const stopDocker = remote.commands.filter((c) => c.command.includes('systemctl stop $units'));
     expect(stopDocker).toHaveLength(1);
     expect(stopDocker.every((c) => c.mutates)).toBe(true);
     expect(remote.commands.filter((c) => !c.mutates).length).toBeGreaterThan(3);
@@ -167,7 +167,7 @@ describe('playbook runner', () => {
     expect(progress.at(-1)).toMatch(/^carried 3 images, 109\.7 MiB in [\d.]+s \([\d.]+ images\/s, [\d.]+ MiB\/s\); 0 already in containerd$/);
     // Carried before Docker stops, verified after containerd restarts with its CRI on.
     const order = (text: string) => remote.commands.findIndex((c) => c.command.includes(text));
-    expect(order('docker save')).toBeLessThan(order('systemctl disable --now $units'));
+    expect(order('docker save')).toBeLessThan(order('systemctl stop $units'));
     expect(order('inspecti')).toBeGreaterThan(order('systemctl restart containerd.service'));
     expect(remote.commands.find((c) => c.command.includes('inspecti'))!.command).toContain("for r in docker.io/library/busybox:1.36 k8s.gcr.io/kube-proxy:v1.23.17 k8s.gcr.io/pause:3.6; do");
 
