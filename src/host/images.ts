@@ -49,6 +49,21 @@ export interface ImageFacts {
   recordedList: string[] | undefined;
 }
 
+/** The fields of Docker's Engine API answers the probe reads. */
+interface EngineContainer {
+  Id?: string;
+  Name?: string;
+  Image?: string;
+  Config?: { Image?: string; Labels?: Record<string, string> | null };
+  State?: { Running?: boolean };
+}
+interface EngineImage {
+  Id?: string;
+  RepoTags?: string[] | null;
+  RepoDigests?: string[] | null;
+  Size?: number;
+}
+
 const MARK = '@@cri-migrator-images:';
 /** The last line of the images probe's output: it ran to its end. */
 export const IMAGES_END = `${MARK}end`;
@@ -58,7 +73,15 @@ export function imageListPath(backupDir: string): string {
   return `${backupDir.replace(/\/+$/, '')}.images`;
 }
 
-/** Read-only probe of Docker's containers and images and containerd's k8s.io images. */
+/** Where Docker's Engine API answers on a default install (what the docker CLI talks to). */
+const DOCKER_SOCKET = '/var/run/docker.sock';
+
+/**
+ * Read-only probe of Docker's containers and images and containerd's k8s.io images. Docker is
+ * asked through its Engine API on its socket when curl is there: the same objects `docker
+ * inspect` prints, in 6-8 ms a call on a kind worker, where each docker CLI call took 0.09-0.22 s
+ * (four of them: 0.4 s of every facts read). Without curl or the socket, the docker CLI.
+ */
 export function imagesScript(backupDir: string): string {
   const list = shQuote(imageListPath(backupDir));
   return `set +e
@@ -68,8 +91,19 @@ ds=$(systemctl is-active docker.service 2>/dev/null)
 sec docker-running; [ "$ds" = active ] && echo yes
 sec docker-state; echo "$ds"
 sec system-state; systemctl is-system-running 2>/dev/null
-sec containers; if [ "$ds" = active ]; then docker ps -aq --no-trunc | xargs -r docker inspect --format '{{.Id}}	{{.Config.Image}}	{{.Image}}	{{.Name}}	{{.State.Running}}	{{with .Config.Labels}}{{index . "io.kubernetes.pod.namespace"}}{{end}}	{{with .Config.Labels}}{{index . "io.kubernetes.pod.name"}}{{end}}' 2>/dev/null; fi
-sec images; if [ "$ds" = active ]; then docker images -q --no-trunc | sort -u | xargs -r docker image inspect --format '{{.Id}}	{{json .RepoTags}}	{{json .RepoDigests}}	{{.Size}}' 2>/dev/null; fi
+dapi() { [ -S ${DOCKER_SOCKET} ] && command -v curl >/dev/null 2>&1 && curl -sf --unix-socket ${DOCKER_SOCKET} "http://docker$1"; }
+sec containers; if [ "$ds" = active ]; then
+  if list=$(dapi '/containers/json?all=1'); then
+    printf '%s\n' "$list" | grep -o '"Id":"[0-9a-f]*"' | cut -d'"' -f4 | sed 's|.*|http://docker/containers/&/json|' | xargs -r curl -s --unix-socket ${DOCKER_SOCKET} -w '\n' | sed -n 's/^{/json {/p'
+  else
+    docker ps -aq --no-trunc | xargs -r docker inspect --format '{{.Id}}	{{.Config.Image}}	{{.Image}}	{{.Name}}	{{.State.Running}}	{{with .Config.Labels}}{{index . "io.kubernetes.pod.namespace"}}{{end}}	{{with .Config.Labels}}{{index . "io.kubernetes.pod.name"}}{{end}}' 2>/dev/null
+  fi
+fi
+sec images; if [ "$ds" = active ]; then
+  if list=$(dapi /images/json); then printf 'json %s\n' "$list"
+  else docker images -q --no-trunc | sort -u | xargs -r docker image inspect --format '{{.Id}}	{{json .RepoTags}}	{{json .RepoDigests}}	{{.Size}}' 2>/dev/null
+  fi
+fi
 sec static; cat /etc/kubernetes/manifests/*.yaml /etc/kubernetes/manifests/*.yml 2>/dev/null | sed -n 's/^[[:space:]-]*image:[[:space:]]*//p'
 sec containerd; ctr -n k8s.io images ls -q 2>/dev/null
 sec moby; ctr -n moby images ls -q 2>/dev/null
@@ -97,13 +131,29 @@ export function parseImagesFacts(output: string): ImageFacts {
       return fallback;
     }
   };
-  const containers: DockerContainer[] = lines('containers').flatMap((line) => {
+  const containers: DockerContainer[] = lines('containers').flatMap((line): DockerContainer[] => {
+    if (line.startsWith('json ')) {
+      // GET /containers/{id}/json: what `docker inspect` prints; a container gone meanwhile answers
+      // {"message": ...} and is left out, as the CLI leaves it out.
+      const o = json<EngineContainer | null>(line.slice(5), null);
+      if (!o?.Id || !o.Config?.Image || !o.Image) return [];
+      const labels = o.Config.Labels ?? {};
+      const podName = labels['io.kubernetes.pod.name'];
+      const podNs = labels['io.kubernetes.pod.namespace'] ?? '';
+      return [{ id: o.Id, image: o.Config.Image, imageId: o.Image, name: (o.Name ?? '').replace(/^\//, ''), running: o.State?.Running === true, ...(podName ? { pod: `${podNs}/${podName}` } : {}) }];
+    }
     // Go templates print "<no value>" for a label a nil map lacks: no label.
     const [id, image, imageId, name, running, podNs, podName] = line.split('\t').map((f) => (f === '<no value>' ? '' : f));
     if (!id || !image || !imageId) return [];
     return [{ id, image, imageId, name: (name ?? '').replace(/^\//, ''), running: running === 'true', ...(podName ? { pod: `${podNs}/${podName}` } : {}) }];
   });
-  const images: DockerImage[] = lines('images').flatMap((line) => {
+  const images: DockerImage[] = lines('images').flatMap((line): DockerImage[] => {
+    if (line.startsWith('json ')) {
+      // GET /images/json: the top-level images, as `docker images -q` lists them.
+      return (json<EngineImage[] | null>(line.slice(5), null) ?? []).flatMap((i) =>
+        i.Id ? [{ id: i.Id, tags: (i.RepoTags ?? []).filter((t) => t !== '<none>:<none>'), digests: (i.RepoDigests ?? []).filter((d) => d !== '<none>@<none>'), sizeBytes: Number(i.Size) || 0 }] : [],
+      );
+    }
     const [id, tags, digests, size] = line.split('\t');
     if (!id) return [];
     return [{ id, tags: json<string[] | null>(tags, [])?.filter((t) => t !== '<none>:<none>') ?? [], digests: json<string[] | null>(digests, []) ?? [], sizeBytes: Number(size) || 0 }];

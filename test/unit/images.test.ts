@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { parseFacts } from '../../src/host/facts.js';
 import { renderFiles } from '../../src/host/files.js';
-import { carryCommand, normalizeReference, parseImagesFacts, planCarry } from '../../src/host/images.js';
+import { carryCommand, imagesScript, normalizeReference, parseImagesFacts, planCarry } from '../../src/host/images.js';
 import { preflightChecks } from '../../src/host/preflight.js';
 import { factsOutput, imagesOutput } from './facts-fixture.js';
 
@@ -98,6 +98,39 @@ describe('what to carry', () => {
   it('takes "<no value>" (a container whose labels are nil) for no label', () => {
     const out = imagesOutput().replace('@@cri-migrator-images:images', 'c8\tbusybox:1.36\tsha256:bb\t/agent\ttrue\t<no value>\t<no value>\n@@cri-migrator-images:images');
     expect(planCarry(parseImagesFacts(out), { sandboxImage: 'k8s.gcr.io/pause:3.6', exclude: [] }).nonKubernetes).toEqual([{ name: 'agent', image: 'busybox:1.36' }]);
+  });
+
+  it('reads the Engine API\'s answers as it reads the docker CLI\'s: the same containers and images', () => {
+    const fromCli = facts();
+    const M = '@@cri-migrator-images:';
+    // GET /containers/{id}/json for each container (one gone meanwhile), GET /images/json.
+    const inspect = fromCli.containers.map((c) =>
+      JSON.stringify({
+        Id: c.id,
+        Name: `/${c.name}`,
+        Image: c.imageId,
+        State: { Running: c.running, Status: 'running' },
+        Config: { Image: c.image, Labels: c.pod ? { 'io.kubernetes.pod.namespace': c.pod.split('/')[0], 'io.kubernetes.pod.name': c.pod.split('/')[1] } : null },
+        HostConfig: { NetworkMode: 'none' },
+      }),
+    );
+    const list = JSON.stringify([...fromCli.images.map((i) => ({ Id: i.id, RepoTags: i.tags, RepoDigests: i.digests, Size: i.sizeBytes, Containers: -1 })), { Id: 'sha256:dangling', RepoTags: ['<none>:<none>'], RepoDigests: ['<none>@<none>'], Size: 7 }]);
+    const cliOut = imagesOutput();
+    const apiOut = cliOut
+      .replace(new RegExp(`${M}containers\\n[\\s\\S]*?${M}images\\n[\\s\\S]*?${M}static`), `${M}containers\n${inspect.map((l) => `json ${l}`).join('\n')}\njson {"message":"No such container: c0"}\n${M}images\njson ${list}\n${M}static`);
+    expect(apiOut).not.toBe(cliOut);
+    const fromApi = parseImagesFacts(apiOut);
+    expect(fromApi.containers).toEqual(fromCli.containers);
+    expect(fromApi.images).toEqual([...fromCli.images, { id: 'sha256:dangling', tags: [], digests: [], sizeBytes: 7 }]);
+  });
+
+  it('asks Docker\'s socket only when curl and the socket are there, else the docker CLI', () => {
+    const script = imagesScript('/b');
+    expect(script).toMatch(/^dapi\(\) \{ \[ -S \/var\/run\/docker\.sock \] && command -v curl /m);
+    expect(script).toContain("if list=$(dapi '/containers/json?all=1'); then");
+    expect(script).toContain('docker ps -aq --no-trunc | xargs -r docker inspect');
+    expect(script).toContain('if list=$(dapi /images/json); then');
+    expect(script).toContain('docker images -q --no-trunc');
   });
 
   it('names the containers Docker runs outside Kubernetes (running ones)', () => {
