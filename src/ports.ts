@@ -140,7 +140,12 @@ export interface EventRecorder {
 
 /** Runs a short-lived pod on the node to prove the new runtime starts containers. */
 export interface SmokeTester {
-  run(nodeName: string, options: { image: string; namespace: string; timeoutMs: number }): Promise<void>;
+  /**
+   * Creates the smoke pod on the node at once and waits for it to run, then deletes it. With
+   * `after`, its time limit runs from when `after` resolves (the node Ready: the kubelet starts the
+   * pod while the node reports Ready), and `after` rejecting gives the pod up (deleted).
+   */
+  run(nodeName: string, options: { image: string; namespace: string; timeoutMs: number; after?: Promise<unknown> }): Promise<void>;
 }
 
 export const systemClock: Clock = {

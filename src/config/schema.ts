@@ -270,7 +270,7 @@ export const ConfigSchema = z
           .union([z.literal(''), imageReference])
           .default('')
           .describe('Image of the smoke pod; empty uses the sandbox image, which every node already has.'),
-        timeoutSeconds: seconds(5, 3_600).default(120).describe('Time for the smoke pod to reach Running.'),
+        timeoutSeconds: seconds(5, 3_600).default(120).describe('Time for the smoke pod to reach Running, from when the node is Ready (the pod is created as verification starts, while the node comes back).'),
       })
       .strict()
       .prefault({})

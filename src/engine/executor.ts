@@ -741,6 +741,27 @@ const ACTIONS: Record<Exclude<ActionName, 'beginRollback' | 'fail'>, ActionImpl>
 
   async verify(ctx) {
     const { config, nodes, smoke } = ctx.deps;
+    const started = performance.now();
+    if (!config.smoke.enabled || config.smoke.image) factsMemo(ctx.deps).delete(ctx.node.name);
+    // The node's waits settle this: the smoke pod's time limit runs from then, or it is given up.
+    let nodeVerified!: () => void;
+    let nodeFailed!: (err: unknown) => void;
+    const verified = new Promise<void>((resolve, reject) => {
+      nodeVerified = resolve;
+      nodeFailed = reject;
+    });
+    verified.catch(() => undefined);
+    // The smoke pod is created at once: it is bound to the node, whose kubelet (on containerd since
+    // the stage before) starts it while the node reports Ready, so the two waits overlap.
+    const smokeRun = config.smoke.enabled
+      ? settle(
+          (async () => {
+            const image = config.smoke.image || (await sandboxImageOf(ctx));
+            await smoke.run(ctx.node.name, { image, namespace: config.smoke.namespace, timeoutMs: config.smoke.timeoutSeconds * 1000, after: verified });
+            ctx.log.info({ ms: Math.round(performance.now() - started) }, 'smoke pod Running');
+          })(),
+        )
+      : undefined;
     try {
       // From the node this pass read (after the kubelet's restart on containerd, which only the
       // new kubelet can report): no second read before the watch.
@@ -751,13 +772,14 @@ const ACTIONS: Record<Exclude<ActionName, 'beginRollback' | 'fail'>, ActionImpl>
         'Ready with a containerd:// runtime',
         ctx.node,
       );
+      ctx.log.info({ ms: Math.round(performance.now() - started) }, 'node Ready on containerd');
       await staticPodsSettle(ctx, 'containerd');
-      if (!config.smoke.enabled || config.smoke.image) factsMemo(ctx.deps).delete(ctx.node.name);
-      if (config.smoke.enabled) {
-        const image = config.smoke.image || (await sandboxImageOf(ctx));
-        await smoke.run(ctx.node.name, { image, namespace: config.smoke.namespace, timeoutMs: config.smoke.timeoutSeconds * 1000 });
-      }
+      nodeVerified();
+      const outcome = await smokeRun;
+      if (outcome && !outcome.ok) throw outcome.error;
     } catch (err) {
+      nodeFailed(err);
+      await smokeRun; // its pod deleted
       // The API server not answering is not the node's fault: retried, not rolled back.
       if (causedBy(err, UnavailableError)) throw err;
       // Waiting longer will not help: a node that does not verify is rolled back.
@@ -814,6 +836,14 @@ const ACTIONS: Record<Exclude<ActionName, 'beginRollback' | 'fail'>, ActionImpl>
     return {};
   },
 };
+
+/** A promise's outcome as a value: awaited later without an unhandled rejection meanwhile. */
+function settle(p: Promise<void>): Promise<{ ok: true } | { ok: false; error: unknown }> {
+  return p.then(
+    () => ({ ok: true as const }),
+    (error: unknown) => ({ ok: false as const, error }),
+  );
+}
 
 /** The node is the cluster's only control-plane node: its API server is the only one. */
 async function isSingleControlPlane(ctx: ActionContext): Promise<boolean> {

@@ -80,7 +80,9 @@ export class RecordingEvents implements EventRecorder {
 
 export class RecordingSmokeTester implements SmokeTester {
   constructor(private readonly sink: RecordSink) {}
-  async run(nodeName: string, options: { image: string }): Promise<void> {
+  async run(nodeName: string, options: { image: string; after?: Promise<unknown> }): Promise<void> {
+    // Shown where it is waited for: after the node's own waits.
+    await options.after;
     this.sink(nodeName, { kind: 'smoke', image: options.image });
   }
 }

@@ -12,7 +12,7 @@ export class KubeSmokeTester implements SmokeTester {
     private readonly clock: Clock,
   ) {}
 
-  async run(nodeName: string, options: { image: string; namespace: string; timeoutMs: number }): Promise<void> {
+  async run(nodeName: string, options: { image: string; namespace: string; timeoutMs: number; after?: Promise<unknown> }): Promise<void> {
     const { namespace } = options;
     let created: V1Pod;
     try {
@@ -28,9 +28,18 @@ export class KubeSmokeTester implements SmokeTester {
     }
     const name = created.metadata!.name!;
     const stop = new AbortController();
-    const deadline = this.clock.sleep(options.timeoutMs, stop.signal).then(
-      () => stop.abort(),
-      () => undefined,
+    // The time limit starts once `after` resolves (the node Ready); `after` rejecting ends the wait.
+    let givenUp = false;
+    const deadline = (options.after ?? Promise.resolve()).then(
+      () =>
+        this.clock.sleep(options.timeoutMs, stop.signal).then(
+          () => stop.abort(),
+          () => undefined,
+        ),
+      () => {
+        givenUp = true;
+        stop.abort();
+      },
     );
     let last: V1Pod = created;
     try {
@@ -49,6 +58,7 @@ export class KubeSmokeTester implements SmokeTester {
           },
           stop.signal,
         ).catch(() => 'ended' as const);
+        if (end === 'aborted' && givenUp) throw new Error(`smoke pod ${namespace}/${name} given up: the node did not verify`);
         if (end === 'aborted') {
           throw new Error(
             `smoke pod ${namespace}/${name} not Running on ${nodeName} within ${Math.round(options.timeoutMs / 1000)}s: ${describeStatus(last)}${await this.warnings(namespace, name)}`,

@@ -11,6 +11,7 @@ import { KubeEventRecorder } from '../../src/kube/events.js';
 import { createLogger } from '../../src/log.js';
 import { KubeNodeApi } from '../../src/kube/nodes.js';
 import { KubeControlPlane } from '../../src/kube/control-plane.js';
+import { KubeSmokeTester } from '../../src/kube/smoke.js';
 import { FakeClock } from '../unit/fakes.js';
 import { ApiUnavailableError, NodeGoneError, StaleStateError, systemClock } from '../../src/ports.js';
 import { causedBy } from '../../src/domain/errors.js';
@@ -398,5 +399,62 @@ describe('KubeControlPlane over HTTP', () => {
     servePods((i) => i % 4 !== 3); // NotReady every fourth poll: never 10 s in a row
     await expect(new KubeControlPlane(core, clock).waitForStaticPods('cp1', 'containerd', ['etcd', 'kube-apiserver'], 28_000))
       .rejects.toThrow(/static pods of cp1 were not Ready on containerd within 28s: Ready for less than 10s/);
+  });
+});
+
+describe('KubeSmokeTester over HTTP', () => {
+  const pod = (phase: string, rv: string) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'cri-migrator-smoke-w1-abc', namespace: 'cri-migrator', resourceVersion: rv }, spec: { nodeName: 'w1' }, status: { phase } });
+  const serve = (watchPhase: string | undefined) =>
+    handlers.push((req, _b, res) => {
+      if (req.method === 'POST' && req.url === '/api/v1/namespaces/cri-migrator/pods') return json(res, 201, pod('Pending', '1')), true;
+      if (req.method === 'DELETE') return json(res, 200, pod('Running', '3')), true;
+      if (req.url?.startsWith('/api/v1/namespaces/cri-migrator/pods?') && req.url.includes('watch=true')) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        if (watchPhase) res.write(`${JSON.stringify({ type: 'MODIFIED', object: pod(watchPhase, '2') })}\n`);
+        return true; // held open
+      }
+      return false;
+    });
+
+  it('creates the pod before `after` resolves; its time limit runs from then, and the pod is deleted', async () => {
+    serve(undefined); // never Running
+    const tester = new KubeSmokeTester(core, watch, systemClock);
+    let ready!: () => void;
+    const after = new Promise<void>((r) => (ready = r));
+    const started = performance.now();
+    const run = tester.run('w1', { image: 'registry.k8s.io/pause:3.10', namespace: 'cri-migrator', timeoutMs: 300, after });
+    const outcome = run.then(() => 'resolved', (err: Error) => err.message);
+    await new Promise((r) => setTimeout(r, 600)); // longer than the limit: not counted yet
+    expect(seen.some((s) => s.method === 'POST')).toBe(true);
+    expect(seen.some((s) => s.method === 'DELETE')).toBe(false);
+    ready();
+    expect(await outcome).toMatch(/not Running on w1 within 0s/);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(850);
+    expect(seen.filter((s) => s.method === 'DELETE')).toHaveLength(1);
+  });
+
+  it('`after` rejecting gives the pod up at once (deleted); Running before it resolves waits for it', async () => {
+    serve(undefined);
+    const tester = new KubeSmokeTester(core, watch, systemClock);
+    let fail!: (e: Error) => void;
+    const after = new Promise<void>((_r, j) => (fail = j));
+    const run = tester.run('w1', { image: 'registry.k8s.io/pause:3.10', namespace: 'cri-migrator', timeoutMs: 60_000, after }).then(() => 'resolved', (err: Error) => err.message);
+    await new Promise((r) => setTimeout(r, 100));
+    fail(new Error('not Ready'));
+    expect(await run).toMatch(/given up: the node did not verify/);
+    expect(seen.filter((s) => s.method === 'DELETE')).toHaveLength(1);
+
+    handlers = [];
+    seen = [];
+    serve('Running');
+    let ready!: () => void;
+    const later = new Promise<void>((r) => (ready = r));
+    let done = false;
+    const running = tester.run('w1', { image: 'registry.k8s.io/pause:3.10', namespace: 'cri-migrator', timeoutMs: 60_000, after: later }).then(() => (done = true));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(done).toBe(false); // Running, but the node not yet verified
+    ready();
+    await running;
+    expect(seen.filter((s) => s.method === 'DELETE')).toHaveLength(1);
   });
 });

@@ -283,6 +283,25 @@ describe('engine: rollback', () => {
     const undo = w.remote.commands.filter((c) => c.mutates).map((c) => c.command);
     expect(undo.some((c) => c.includes('for u in docker.service docker.socket; do') && c.includes('systemctl start "$u"'))).toBe(true);
     expect(w.events.events.find((e) => e.reason === 'MigrationRolledBack')).toMatchObject({ type: 'Warning' });
+    // The smoke pod was created while the node was awaited, and given up with it (the node's error stands).
+    expect(w.smoke.createdEarly).toEqual(['w1']);
+    expect(w.smoke.runs).toEqual([]);
+  });
+
+  it('creates the smoke pod while the node comes back Ready: the two waits overlap', async () => {
+    // The node turns Ready only once the smoke pod exists: verification must not wait for Ready first.
+    const w = world({ kubeletComesBack: 'never' });
+    w.smoke.onCreate = () => w.nodes.update('w1', (n) => ({ ...n, ready: true, containerRuntimeVersion: 'containerd://1.6.20' }));
+    expect(await driveNode('w1', w.deps)).toMatchObject({ phase: 'Succeeded' });
+    expect(w.smoke.createdEarly).toEqual(['w1']);
+    expect(w.smoke.runs).toEqual([{ node: 'w1', image: 'k8s.gcr.io/pause:3.6' }]);
+  });
+
+  it('a smoke pod that does not run fails verification with its own error, after the node was Ready', async () => {
+    const w = world();
+    w.smoke.failWith = new Error('smoke pod cri-migrator/x not Running on w1 within 120s: ImagePullBackOff');
+    expect(await driveNode('w1', w.deps)).toMatchObject({ phase: 'RolledBack' });
+    expect(state(w)[ANNOTATIONS.rollbackReason]).toMatch(/verify: verification failed: smoke pod .* ImagePullBackOff/);
   });
 
   it('rolls back a refused drain without touching the host', async () => {

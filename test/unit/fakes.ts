@@ -209,7 +209,20 @@ export class FakeEvents implements EventRecorder {
 export class FakeSmoke implements SmokeTester {
   runs: { node: string; image: string }[] = [];
   failWith?: Error;
-  async run(node: string, options: { image: string }) {
+  /** Created before the node was found Ready (the run's `after` still pending). */
+  createdEarly: string[] = [];
+  /** Called as the pod is created. */
+  onCreate?: () => void;
+  async run(node: string, options: { image: string; after?: Promise<unknown> }) {
+    let pending = options.after !== undefined;
+    void options.after?.then(
+      () => (pending = false),
+      () => (pending = false),
+    );
+    this.onCreate?.();
+    await Promise.resolve();
+    if (pending) this.createdEarly.push(node);
+    await options.after;
     this.runs.push({ node, image: options.image });
     if (this.failWith) throw this.failWith;
   }
