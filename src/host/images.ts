@@ -80,7 +80,10 @@ const DOCKER_SOCKET = '/var/run/docker.sock';
  * Read-only probe of Docker's containers and images and containerd's k8s.io images. Docker is
  * asked through its Engine API on its socket when curl is there: the same objects `docker
  * inspect` prints, in 6-8 ms a call on a kind worker, where each docker CLI call took 0.09-0.22 s
- * (four of them: 0.4 s of every facts read). Without curl or the socket, the docker CLI.
+ * (four of them: 0.4 s of every facts read). Without curl or the socket, the docker CLI. The
+ * containers, the images and containerd's two lists are asked at once (each part into its own
+ * file of a temporary directory, removed at the end; one after another where none can be made):
+ * on a kind worker without curl the probe took 0.53-0.73 s one after another.
  */
 export function imagesScript(backupDir: string): string {
   const list = shQuote(imageListPath(backupDir));
@@ -88,26 +91,36 @@ export function imagesScript(backupDir: string): string {
 export PATH=${SYSTEMD_DEFAULT_PATH}:$PATH
 sec() { echo "${MARK}$1"; }
 ds=$(systemctl is-active docker.service 2>/dev/null)
-sec docker-running; [ "$ds" = active ] && echo yes
-sec docker-state; echo "$ds"
-sec system-state; systemctl is-system-running 2>/dev/null
 dapi() { [ -S ${DOCKER_SOCKET} ] && command -v curl >/dev/null 2>&1 && curl -sf --unix-socket ${DOCKER_SOCKET} "http://docker$1"; }
-sec containers; if [ "$ds" = active ]; then
+containers() {
+  sec containers; [ "$ds" = active ] || return 0
   if list=$(dapi '/containers/json?all=1'); then
     printf '%s\n' "$list" | grep -o '"Id":"[0-9a-f]*"' | cut -d'"' -f4 | sed 's|.*|http://docker/containers/&/json|' | xargs -r curl -s --unix-socket ${DOCKER_SOCKET} -w '\n' | sed -n 's/^{/json {/p'
   else
     docker ps -aq --no-trunc | xargs -r docker inspect --format '{{.Id}}	{{.Config.Image}}	{{.Image}}	{{.Name}}	{{.State.Running}}	{{with .Config.Labels}}{{index . "io.kubernetes.pod.namespace"}}{{end}}	{{with .Config.Labels}}{{index . "io.kubernetes.pod.name"}}{{end}}' 2>/dev/null
   fi
-fi
-sec images; if [ "$ds" = active ]; then
+}
+images() {
+  sec images; [ "$ds" = active ] || return 0
   if list=$(dapi /images/json); then printf 'json %s\n' "$list"
   else docker images -q --no-trunc | sort -u | xargs -r docker image inspect --format '{{.Id}}	{{json .RepoTags}}	{{json .RepoDigests}}	{{.Size}}' 2>/dev/null
   fi
+}
+k8sio() { sec containerd; ctr -n k8s.io images ls -q 2>/dev/null; }
+rest() {
+  sec system-state; systemctl is-system-running 2>/dev/null
+  sec static; cat /etc/kubernetes/manifests/*.yaml /etc/kubernetes/manifests/*.yml 2>/dev/null | sed -n 's/^[[:space:]-]*image:[[:space:]]*//p'
+  sec moby; ctr -n moby images ls -q 2>/dev/null
+  sec recorded; if [ -f ${list} ]; then echo present; cat ${list}; fi
+}
+sec docker-running; [ "$ds" = active ] && echo yes
+sec docker-state; echo "$ds"
+if t=$(mktemp -d 2>/dev/null); then
+  containers > "$t/1" & images > "$t/2" & k8sio > "$t/3" & rest > "$t/4" & wait
+  cat "$t/1" "$t/2" "$t/3" "$t/4"; rm -rf "$t"
+else
+  containers; images; k8sio; rest
 fi
-sec static; cat /etc/kubernetes/manifests/*.yaml /etc/kubernetes/manifests/*.yml 2>/dev/null | sed -n 's/^[[:space:]-]*image:[[:space:]]*//p'
-sec containerd; ctr -n k8s.io images ls -q 2>/dev/null
-sec moby; ctr -n moby images ls -q 2>/dev/null
-sec recorded; if [ -f ${list} ]; then echo present; cat ${list}; fi
 sec end
 `;
 }

@@ -1,5 +1,9 @@
 // Issue 11: which images a node needs in containerd, read from what Docker runs there, the
 // static pod manifests and the sandbox image; what else depended on Docker.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { parseFacts } from '../../src/host/facts.js';
@@ -219,5 +223,57 @@ describe('preflight of images and Docker\'s other containers', () => {
 
   it('with carry-over off, warns which images will have to be pulled', () => {
     expect(checks(['images.carryOver=false'])['images']).toMatchObject({ ok: true, severity: 'warning', message: expect.stringContaining('pulled from their registries: docker.io/library/busybox:1.36, k8s.gcr.io/kube-proxy:v1.23.17, k8s.gcr.io/pause:3.6') });
+  });
+});
+
+describe('the images probe, run with a real sh over stand-in docker, ctr, systemctl and curl', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'crim-probe-'));
+  const bin = join(dir, 'bin');
+  mkdirSync(bin);
+  const tool = (name: string, body: string) => writeFileSync(join(bin, name), `#!/bin/sh\n${body}\n`, { mode: 0o755 });
+  // Each part's first command notes its start and end in $PROBE_LOG (after 1 s there) when it is set.
+  const note = (part: string) => `[ -n "$PROBE_LOG" ] && { echo "start ${part}" >> "$PROBE_LOG"; sleep 1; echo "end ${part}" >> "$PROBE_LOG"; }`;
+  tool('systemctl', `case "$1" in is-active) echo active ;; is-system-running) ${note('rest')}; echo running ;; esac`);
+  tool('curl', 'exit 7'); // no Engine API: the docker CLI
+  tool(
+    'docker',
+    [
+      'case "$1 $2" in',
+      `"ps -aq") ${note('containers')}; printf "c1\\nc2\\n" ;;`,
+      `"inspect --format") shift 3; for c in "$@"; do printf "%s\\tregistry.k8s.io/kube-proxy:v1.32.2\\tsha256:kp\\t/k8s_kube-proxy_%s\\ttrue\\tkube-system\\tkube-proxy-%s\\n" "$c" "$c" "$c"; done ;;`,
+      `"images -q") ${note('images')}; printf "sha256:kp\\nsha256:kp\\n" ;;`,
+      `"image inspect") printf 'sha256:kp\\t["registry.k8s.io/kube-proxy:v1.32.2"]\\t[]\\t157000000\\n' ;;`,
+      'esac',
+    ].join('\n'),
+  );
+  tool('ctr', `case "$2" in k8s.io) ${note('containerd')}; echo registry.k8s.io/pause:3.10 ;; moby) ;; esac`);
+  // The stand-ins ahead of the system's own (the probe puts the system's directories first).
+  const script = imagesScript(join(dir, 'backup')).replace(/^export PATH=.*$/m, `export PATH=${bin}:$PATH`);
+  const probe = (tmp: string, log = '') => execFileSync('sh', ['-c', script], { encoding: 'utf8', env: { ...process.env, TMPDIR: tmp, PROBE_LOG: log } });
+
+  it('asks its four parts at once, each into a file of its own temporary directory (removed), and parses as asked one after another', () => {
+    const tmp = join(dir, 'tmp');
+    mkdirSync(tmp);
+    const together = probe(tmp);
+    expect(readdirSync(tmp)).toEqual([]); // its directory removed
+    const inTurn = probe(join(dir, 'no-such-dir')); // no temporary directory: one after another
+    for (const out of [together, inTurn]) {
+      expect(out.trimEnd().split('\n').at(-1)).toBe('@@cri-migrator-images:end');
+      for (const section of ['docker-running', 'docker-state', 'system-state', 'containers', 'images', 'static', 'containerd', 'moby', 'recorded']) {
+        expect(out.split('\n').filter((l) => l === `@@cri-migrator-images:${section}`)).toHaveLength(1);
+      }
+    }
+    const a = parseImagesFacts(together);
+    expect(a).toEqual(parseImagesFacts(inTurn));
+    expect(a.containers.map((c) => `${c.id} ${c.pod}`)).toEqual(['c1 kube-system/kube-proxy-c1', 'c2 kube-system/kube-proxy-c2']);
+    expect(a.images).toEqual([{ id: 'sha256:kp', tags: ['registry.k8s.io/kube-proxy:v1.32.2'], digests: [], sizeBytes: 157000000 }]);
+    expect(a.inContainerd).toEqual(['registry.k8s.io/pause:3.10']);
+    expect(a.dockerRunning).toBe(true);
+    // At once: every part had started before the first one ended.
+    const log = join(dir, 'parts.log');
+    probe(tmp, log);
+    const lines = readFileSync(log, 'utf8').trim().split('\n');
+    expect(lines.slice(0, 4).every((l) => l.startsWith('start '))).toBe(true);
+    expect(new Set(lines.map((l) => l.split(' ')[1]))).toEqual(new Set(['containers', 'images', 'containerd', 'rest']));
   });
 });
