@@ -67,6 +67,8 @@ async function kindPart(): Promise<void> {
   row(`drain, ${d.pods} pods, ${d.rounds} rounds each`, `cri-migrator ${span(d.ours)}; kubectl drain ${span(d.kubectl)}; ratio ${d.ratio.toFixed(2)}x`, '<= 0.6x kubectl drain', d.ratio <= 0.6);
   const s = k.switch;
   row(`switch of ${s.node}`, s.phases.map((p) => `${p.phase} ${p.seconds.toFixed(1)}`).join(', ') + ` s; total ${s.totalS.toFixed(1)} s`, 'recorded', undefined);
+  const at = (ms: number | undefined) => (ms === undefined ? 'not logged' : `${(ms / 1000).toFixed(2)} s`);
+  row(`verification of ${s.node}`, `from its start: Ready on containerd at ${at(s.verify.readyMs)}, the smoke pod (created at once) Running at ${at(s.verify.smokeMs)}`, 'recorded', undefined);
   row(`host work on ${s.node}`, s.steps.map((x) => `${x.name} ${(x.ms / 1000).toFixed(2)}`).join(', ') + ` s; sum ${(s.steps.reduce((a, x) => a + x.ms, 0) / 1000).toFixed(1)} s`, 'recorded', undefined);
   row(
     `switch of ${s.node}`,
