@@ -49,7 +49,9 @@ version=$(k8s_version "$minor")
 out="$BIN_CACHE/kubernetes-$version"
 cmds=(kubeadm kubelet kubectl kube-apiserver kube-controller-manager kube-scheduler kube-proxy)
 
-if [[ -f "$out/.complete" ]]; then
+tags=${K8S_BUILD_TAGS[$minor]:-}
+# Cached when built with the same tags (an older cache, built with others, is built again).
+if [[ -f "$out/.complete" && $(cat "$out/.complete") == "$version tags=${tags:-none}" ]]; then
   log "Kubernetes $version binaries: cached in $out"
   exit 0
 fi
@@ -93,7 +95,9 @@ rm -rf "$out.tmp" && mkdir -p "$out.tmp"
 log "Kubernetes $version: building ${cmds[*]} (minutes on a cold cache)"
 # One `go build` for all commands: shared packages compile once, links run in parallel.
 pkgs=(); for c in "${cmds[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$c"); done
-(cd "$work" && go build "${GO_BUILD_FLAGS[@]}" -ldflags "$ldflags" -o "$out.tmp/" "${pkgs[@]}")
+(cd "$work" && go build "${GO_BUILD_FLAGS[@]}" ${tags:+-tags "$tags"} -ldflags "$ldflags" -o "$out.tmp/" "${pkgs[@]}")
 "$out.tmp/kubelet" --version >&2
-rm -rf "$out" && mv "$out.tmp" "$out" && touch "$out/.complete"
+# What the binaries were built with: part of the node image's key (hack/build-node.sh).
+echo "$version tags=${tags:-none}" > "$out.tmp/.complete"
+rm -rf "$out" && mv "$out.tmp" "$out"
 log "Kubernetes $version binaries: $out"

@@ -36,7 +36,7 @@ proxy_base=$("$HACK_DIR/build-rootfs.sh" proxy-base "$PROXY_PACKAGES")
 key=$( {
   echo "$version $cgroup_driver $ETCD_VERSION $COREDNS_VERSION $CNI_PLUGINS_VERSION $CRI_DOCKERD_VERSION"
   echo "$pause_bin $crictl_bin $node_base $proxy_base"
-  cat "$0"; find "$HACK_DIR/node" "$HACK_DIR/runc-nosysres" "$HACK_DIR/kind/containerd-docker-package.toml" -type f | sort | xargs cat
+  cat "$k8s_bin/.complete" "$0"; find "$HACK_DIR/node" "$HACK_DIR/runc-nosysres" "$HACK_DIR/kind/containerd-docker-package.toml" -type f | sort | xargs cat
 } | sha256sum | cut -c1-12)
 node_image="cri-migrator.local/node:$version-$key"
 
