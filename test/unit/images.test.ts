@@ -1,7 +1,7 @@
 // Issue 11: which images a node needs in containerd, read from what Docker runs there, the
 // static pod manifests and the sandbox image; what else depended on Docker.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -246,10 +246,12 @@ describe('the images probe, run with a real sh over stand-in docker, ctr, system
       'esac',
     ].join('\n'),
   );
-  tool('ctr', `case "$2" in k8s.io) ${note('containerd')}; echo registry.k8s.io/pause:3.10 ;; moby) ;; esac`);
+  // With $PROBE_CUT naming a file that exists, the first k8s.io listing removes it and kills the
+  // shell it runs in: that part's file is cut short.
+  tool('ctr', `case "$2" in k8s.io) ${note('containerd')}; if [ -n "$PROBE_CUT" ] && [ -e "$PROBE_CUT" ]; then rm -f "$PROBE_CUT"; kill -9 $PPID; exit 1; fi; echo registry.k8s.io/pause:3.10 ;; moby) ;; esac`);
   // The stand-ins ahead of the system's own (the probe puts the system's directories first).
   const script = imagesScript(join(dir, 'backup')).replace(/^export PATH=.*$/m, `export PATH=${bin}:$PATH`);
-  const probe = (tmp: string, log = '') => execFileSync('sh', ['-c', script], { encoding: 'utf8', env: { ...process.env, TMPDIR: tmp, PROBE_LOG: log } });
+  const probe = (tmp: string, log = '', cut = '') => execFileSync('sh', ['-c', script], { encoding: 'utf8', env: { ...process.env, TMPDIR: tmp, PROBE_LOG: log, PROBE_CUT: cut } });
 
   it('asks its four parts at once, each into a file of its own temporary directory (removed), and parses as asked one after another', () => {
     const tmp = join(dir, 'tmp');
@@ -259,6 +261,7 @@ describe('the images probe, run with a real sh over stand-in docker, ctr, system
     const inTurn = probe(join(dir, 'no-such-dir')); // no temporary directory: one after another
     for (const out of [together, inTurn]) {
       expect(out.trimEnd().split('\n').at(-1)).toBe('@@cri-migrator-images:end');
+      expect(out).not.toContain('part-done'); // the parts' closing lines are not passed on
       for (const section of ['docker-running', 'docker-state', 'system-state', 'containers', 'images', 'static', 'containerd', 'moby', 'recorded']) {
         expect(out.split('\n').filter((l) => l === `@@cri-migrator-images:${section}`)).toHaveLength(1);
       }
@@ -275,5 +278,18 @@ describe('the images probe, run with a real sh over stand-in docker, ctr, system
     const lines = readFileSync(log, 'utf8').trim().split('\n');
     expect(lines.slice(0, 4).every((l) => l.startsWith('start '))).toBe(true);
     expect(new Set(lines.map((l) => l.split(' ')[1]))).toEqual(new Set(['containers', 'images', 'containerd', 'rest']));
+  });
+
+  it('a part whose file is cut short is not taken: the parts are asked again one after another', () => {
+    const tmp = join(dir, 'tmp-cut');
+    mkdirSync(tmp);
+    const cut = join(dir, 'cut-once');
+    writeFileSync(cut, '');
+    const out = probe(tmp, '', cut);
+    expect(existsSync(cut)).toBe(false); // the k8s.io part was cut short
+    expect(readdirSync(tmp)).toEqual([]);
+    expect(out.split('\n').filter((l) => l === '@@cri-migrator-images:containerd')).toHaveLength(1);
+    expect(parseImagesFacts(out)).toEqual(parseImagesFacts(probe(tmp)));
+    expect(parseImagesFacts(out).inContainerd).toEqual(['registry.k8s.io/pause:3.10']);
   });
 });
