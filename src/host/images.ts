@@ -81,10 +81,10 @@ const DOCKER_SOCKET = '/var/run/docker.sock';
  * asked through its Engine API on its socket when curl is there: the same objects `docker
  * inspect` prints, in 6-8 ms a call on a kind worker, where each docker CLI call took 0.09-0.22 s
  * (four of them: 0.4 s of every facts read). Without curl or the socket, the docker CLI. The
- * containers, the images and containerd's two lists are asked at once (each part into its own
- * file of a temporary directory, removed at the end; one after another where none can be made or
- * a part's file is cut short):
- * on a kind worker without curl the probe took 0.53-0.73 s one after another.
+ * containers, the images, containerd's k8s.io list and the rest are asked at once, each part into
+ * its own file of a temporary directory (removed at the end); where no directory can be made, or a
+ * part's file is cut short, one after another. On a kind worker without curl the probe took
+ * 0.53-0.73 s one after another.
  */
 export function imagesScript(backupDir: string): string {
   const list = shQuote(imageListPath(backupDir));
