@@ -1,6 +1,7 @@
+import { writeFileSync } from "node:fs";
 import { basename } from "node:path";
 import { defineConfig } from "vitest/config";
-import { BaseSequencer, type TestSpecification } from "vitest/node";
+import { BaseSequencer, type Reporter, type TestSpecification } from "vitest/node";
 
 /**
  * Longest suite first, so that two workers finish close together (minutes measured on this
@@ -27,6 +28,31 @@ class LongestFirst extends BaseSequencer {
   }
 }
 
+/**
+ * Writes the file named by E2E_LAST_SUITE_SIGNAL once every suite file but one has ended: from
+ * then on one suite runs alone and a core is mostly idle, so hack/test.sh starts the unit and
+ * integration tests beside it.
+ */
+export class LastSuiteSignal implements Reporter {
+  private total = 0;
+  private ended = 0;
+  private written = false;
+  constructor(private readonly path: string | undefined) {}
+  onTestRunStart(specifications: ReadonlyArray<TestSpecification>): void {
+    this.total = specifications.length;
+    this.check();
+  }
+  onTestModuleEnd(): void {
+    this.ended++;
+    this.check();
+  }
+  private check(): void {
+    if (!this.path || this.written || this.total === 0 || this.ended < this.total - 1) return;
+    this.written = true;
+    writeFileSync(this.path, `${this.ended} of ${this.total} suite files ended\n`);
+  }
+}
+
 // End-to-end suites drive real kind clusters, each suite its own: two suites at a time (the
 // machine has two cores; hack/cluster.sh builds and creates clusters one at a time), long
 // timeouts, and no retries that could hide a flake. E2E_SERIAL=1 runs one suite at a time.
@@ -39,6 +65,6 @@ export default defineConfig({
     sequence: { sequencer: LongestFirst },
     testTimeout: 15 * 60_000,
     hookTimeout: 90 * 60_000,
-    reporters: ["default"],
+    reporters: ["default", new LastSuiteSignal(process.env.E2E_LAST_SUITE_SIGNAL)],
   },
 });

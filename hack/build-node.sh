@@ -35,7 +35,7 @@ proxy_base=$("$HACK_DIR/build-rootfs.sh" proxy-base "$PROXY_PACKAGES")
 # The image tag is a hash of everything that goes into it.
 key=$( {
   echo "$version $cgroup_driver $ETCD_VERSION $COREDNS_VERSION $CNI_PLUGINS_VERSION $CRI_DOCKERD_VERSION"
-  echo "$pause_bin $crictl_bin $node_base $proxy_base"
+  echo "$pause_bin $crictl_bin $(coredns_dir) $node_base $proxy_base"
   cat "$k8s_bin/.complete" "$0"; find "$HACK_DIR/node" "$HACK_DIR/runc-nosysres" "$HACK_DIR/kind/containerd-docker-package.toml" -type f | sort | xargs cat
 } | sha256sum | cut -c1-12)
 node_image="cri-migrator.local/node:$version-$key"
@@ -77,7 +77,7 @@ build_base() {
     image_from_scratch "${image_of[$c]}" control-plane "" "$k8s_bin/$c"
   done
   image_from_scratch "${image_of[etcd]}" control-plane "" "$BIN_CACHE/etcd-$ETCD_VERSION/etcd"
-  image_from_scratch "${image_of[coredns]}" common '["/usr/local/bin/coredns"]' "$BIN_CACHE/coredns-$COREDNS_VERSION/coredns"
+  image_from_scratch "${image_of[coredns]}" common '["/usr/local/bin/coredns"]' "$(coredns_dir)/coredns"
   image_from_scratch "${image_of[pause]}" common '["/usr/local/bin/pause"]' "$pause_bin/pause"
   proxy_dir=$(mktemp -d "$ctx/img.XXXX"); cp "$k8s_bin/kube-proxy" "$proxy_dir/"
   printf 'FROM %s\nCOPY kube-proxy /usr/local/bin/kube-proxy\n' "$proxy_base" > "$proxy_dir/Dockerfile"

@@ -36,7 +36,24 @@ GO
   (cd "$work" && GOFLAGS=-mod=mod go mod tidy >/dev/null 2>&1 && GOFLAGS=-mod=mod go build "${GO_BUILD_FLAGS[@]}" -ldflags=-s -o "$1/etcd" .)
 }
 
-build_coredns() { GOBIN="$1" go install "${GO_BUILD_FLAGS[@]}" -ldflags=-s "github.com/coredns/coredns@$COREDNS_VERSION"; }
+# CoreDNS's own main (coredns.go) is coremain.Run() with every plugin linked in
+# (core/plugin); ours links the plugins of COREDNS_PLUGINS (hack/lib.sh) only.
+build_coredns() {
+  local work="$CACHE_DIR/src/coredns-$COREDNS_VERSION" p
+  wrapper_module "$work" github.com/coredns/coredns "$COREDNS_VERSION"
+  {
+    echo "// CoreDNS with the plugins kubeadm's Corefile uses (hack/lib.sh COREDNS_PLUGINS)."
+    echo "package main"
+    echo "import ("
+    echo '  "github.com/coredns/coredns/coremain"'
+    for p in "${COREDNS_PLUGINS[@]}"; do echo "  _ \"github.com/coredns/coredns/plugin/$p\""; done
+    echo ")"
+    echo "func main() { coremain.Run() }"
+  } > "$work/main.go"
+  (cd "$work" && GOFLAGS=-mod=mod go mod tidy >/dev/null 2>&1 &&
+    GOFLAGS=-mod=mod go build "${GO_BUILD_FLAGS[@]}" -ldflags=-s -o "$1/coredns" .)
+  "$1/coredns" -plugins | grep -q 'dns.kubernetes' || die "CoreDNS built without its kubernetes plugin"
+}
 
 # sigs.k8s.io/cri-tools is not served by the module proxy here, so the nodes get
 # our own minimal CRI client with crictl's command line (hack/tools/crictl).
@@ -65,7 +82,7 @@ build_pause() { (cd "$HACK_DIR/images/pause" && go build "${GO_BUILD_FLAGS[@]}" 
 
 cached "kind $KIND_VERSION" "$BIN_CACHE/kind-$KIND_VERSION" build_kind "$BIN_CACHE/kind-$KIND_VERSION"
 cached "etcd $ETCD_VERSION" "$BIN_CACHE/etcd-$ETCD_VERSION" build_etcd "$BIN_CACHE/etcd-$ETCD_VERSION"
-cached "CoreDNS $COREDNS_VERSION" "$BIN_CACHE/coredns-$COREDNS_VERSION" build_coredns "$BIN_CACHE/coredns-$COREDNS_VERSION"
+cached "CoreDNS $COREDNS_VERSION" "$(coredns_dir)" build_coredns "$(coredns_dir)"
 cached "CNI plugins $CNI_PLUGINS_VERSION" "$BIN_CACHE/cni-$CNI_PLUGINS_VERSION" build_cni "$BIN_CACHE/cni-$CNI_PLUGINS_VERSION"
 cached "cri-dockerd $CRI_DOCKERD_VERSION" "$BIN_CACHE/cri-dockerd-$CRI_DOCKERD_VERSION" build_cri_dockerd "$BIN_CACHE/cri-dockerd-$CRI_DOCKERD_VERSION"
 cached "pause" "$(pause_dir)" build_pause "$(pause_dir)"
