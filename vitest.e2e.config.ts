@@ -59,6 +59,9 @@ export class LastSuiteSignal implements Reporter {
 export default defineConfig({
   test: {
     include: ["test/e2e/**/*.test.ts"],
+    // cluster.test.ts runs only with E2E_HARNESS_LONG=1. Left in, vitest ran it (skipped) after
+    // the last suite, so LastSuiteSignal saw two files left while the last suite ran alone.
+    exclude: process.env.E2E_HARNESS_LONG === "1" ? [] : ["test/e2e/cluster.test.ts"],
     fileParallelism: process.env.E2E_SERIAL !== "1",
     maxWorkers: 2,
     minWorkers: 1,
