@@ -15,7 +15,7 @@ ETCD_VERSION=v3.5.16
 COREDNS_VERSION=v1.11.3
 # CoreDNS is built with only the plugins of the Corefile kubeadm writes (errors, health, ready,
 # kubernetes, prometheus = plugin/metrics, forward, cache, loop, reload, loadbalance) and log:
-# 728 Go packages to compile where the full set is 1,057 (no cloud DNS SDKs, no tracer).
+# 688 Go packages to compile where the full set is 1,057 (no cloud DNS SDKs, no tracer).
 COREDNS_PLUGINS=(errors health ready kubernetes metrics forward cache loop reload loadbalance log)
 CNI_PLUGINS_VERSION=v1.6.2
 CRI_DOCKERD_VERSION=v0.3.14
