@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Everything the end-to-end suites build. Each step is cached by version,
+# Everything the end-to-end suites build, one step after another. Each step is cached by version,
 # so on a warm machine this takes seconds.
 # Usage: build-e2e.sh [first|rest]   (the Kubernetes minors of E2E_K8S, default 1.23,1.32, as the suites)
 #   first  what the first two suites (migrate-132, control-plane-ha) need to create their
@@ -8,9 +8,9 @@
 #          machine a good part of each is waiting on the Go module proxy and the Debian mirror
 #          (the tools alone, cold: 576 s wall for 675 s of CPU, where a warm module cache makes it
 #          337 s), and the others use that time.
-#   rest   the others, in two chains at once: the load balancer, Helm and krew, containerd 2.x
-#          and its node images, Docker 26's (nodes.test.ts), in the order the suites reach them;
-#          and the older Kubernetes and its node image (migrate-123, the last suite)
+#   rest   the others, in the order the suites reach them: the load balancer, Helm and krew,
+#          containerd 2.x and its node images, Docker 26's (nodes.test.ts), the older Kubernetes and its node
+#          image (migrate-123, which runs last but one)
 #   (none) all of it
 # hack/test.sh (`make test`) starts `rest` in the background (nice 19, a session of its own), then builds
 # `first` in the foreground and runs the suites; `rest` shares the CPU with them (hack/test.sh
@@ -60,38 +60,24 @@ if [[ $part != rest ]]; then
   joined
   kubernetes "$newest"  # its node image (the binaries are built)
 fi
-# The containerd 2.x workers of nodes.test.ts (1.32 only) and what they need first.
-packaging_and_containerd() {
+if [[ $part != first ]]; then
   # The load balancer first: the HA suite, second to start, creates its cluster with it at once
   # (and needs Helm a few minutes later).
   timed "load balancer image" "$HACK_DIR/build-lb.sh" >/dev/null
   timed "Helm and krew" "$HACK_DIR/build-pkg-tools.sh" >/dev/null
-  [[ ",$wanted," == *,1.32,* ]] || return 0
-  # The binaries first: they do not need Kubernetes 1.32, which `first` may still be building.
-  local version
-  for version in "$CONTAINERD2_VERSION" "$CONTAINERD2_NEW_VERSION"; do
-    timed "containerd $version" "$HACK_DIR/build-containerd.sh" "$version"
-  done
-  kubernetes 1.32  # their base
-  for version in "$CONTAINERD2_VERSION" "$CONTAINERD2_NEW_VERSION"; do
-    timed "node image 1.32 with containerd $version" "$HACK_DIR/build-node.sh" 1.32 --containerd "$version" >/dev/null
-  done
-  # nodes.test.ts's cd2new+dockerstore worker: Docker 26 with its containerd image store.
-  timed "node image 1.32 with containerd $CONTAINERD2_NEW_VERSION and Docker 26" \
-    "$HACK_DIR/build-node-dockerstore.sh" 1.32 "$CONTAINERD2_NEW_VERSION" >/dev/null
-}
-older_kubernetes() {
-  local minor
-  for minor in "${minors[@]}"; do [[ $minor == "$newest" ]] || kubernetes "$minor"; done
-}
-
-if [[ $part != first ]]; then
-  # Two chains at once. The older Kubernetes (1.23) is the longest build of all and the last
-  # suite waits for it: begun after the others, it was the end of the cold run of 2026-12-05
-  # (done at 55 min, then migrate-123). Beside them it also uses the time the others spend on
-  # the network and the time its OpenAPI generator runs on one core.
-  together packaging packaging_and_containerd
-  together "older Kubernetes" older_kubernetes
-  joined
-  kubernetes "$newest"  # its node image, when `first` has not run
+  # The containerd 2.x workers of nodes.test.ts (1.32 only).
+  if [[ ",$wanted," == *,1.32,* ]]; then
+    # The binaries first: they do not need Kubernetes 1.32, which `first` may still be building.
+    for version in "$CONTAINERD2_VERSION" "$CONTAINERD2_NEW_VERSION"; do
+      timed "containerd $version" "$HACK_DIR/build-containerd.sh" "$version"
+    done
+    kubernetes 1.32  # their base
+    for version in "$CONTAINERD2_VERSION" "$CONTAINERD2_NEW_VERSION"; do
+      timed "node image 1.32 with containerd $version" "$HACK_DIR/build-node.sh" 1.32 --containerd "$version" >/dev/null
+    done
+    # nodes.test.ts's cd2new+dockerstore worker: Docker 26 with its containerd image store.
+    timed "node image 1.32 with containerd $CONTAINERD2_NEW_VERSION and Docker 26" \
+      "$HACK_DIR/build-node-dockerstore.sh" 1.32 "$CONTAINERD2_NEW_VERSION" >/dev/null
+  fi
+  for minor in "${minors[@]}"; do kubernetes "$minor"; done
 fi

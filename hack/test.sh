@@ -6,10 +6,10 @@
 #      default) nice orders processes only within a session, and the CPU is shared between
 #      sessions: this one gets about as much as the foreground's builds, and by the weights a third once
 #      the suites run (every kind node is in Docker's cpu cgroup, which weighs as much as one
-#      session, and the suites' own processes are another). It runs two chains at once (see
-#      there): Kubernetes 1.23, the longest build, from the start. A suite that reaches a step
-#      of it before it is done waits for it (hack/lib.sh's build lock) and lifts it to normal
-#      priority.
+#      session, and the suites' own processes are another). On the cold run of 2026-12-05 it had
+#      built everything but Kubernetes 1.23 about when the first builds were done. A suite that reaches
+#      a step of it before it is done waits for it (hack/lib.sh's build lock) and lifts it to
+#      normal priority.
 #   2. hack/build-e2e.sh first, in the foreground: what the first two e2e suites need (three
 #      chains at once, see there).
 #   3. the e2e suites (vitest.e2e.config.ts), and once only the last of them runs (a core is then
