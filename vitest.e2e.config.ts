@@ -53,9 +53,18 @@ export class LastSuiteSignal implements Reporter {
   }
 }
 
-// End-to-end suites drive real kind clusters, each suite its own: two suites at a time (the
-// machine has two cores; hack/cluster.sh builds and creates clusters one at a time), long
-// timeouts, and no retries that could hide a flake. E2E_SERIAL=1 runs one suite at a time.
+/**
+ * Two suite files at a time (the machine has two cores; hack/cluster.sh builds and creates
+ * clusters one at a time). minWorkers equal to maxWorkers: vitest's pool (tinypool, a fresh
+ * process per file) replaces a finished file's worker only while fewer workers exist than files
+ * wait, counting the busy ones, so with minWorkers 1 the last file waited for the other
+ * running suite to end: in the cold run of efd0725 migrate-123 sat queued behind migrate-132
+ * after control-plane-single ended (test/unit/e2e-pool.test.ts shows both behaviours).
+ */
+export const POOL = { maxWorkers: 2, minWorkers: 2 } as const;
+
+// End-to-end suites drive real kind clusters, each suite its own, long timeouts, and no retries
+// that could hide a flake. E2E_SERIAL=1 runs one suite at a time.
 export default defineConfig({
   test: {
     include: ["test/e2e/**/*.test.ts"],
@@ -63,8 +72,7 @@ export default defineConfig({
     // the last suite, so LastSuiteSignal saw two files left while the last suite ran alone.
     exclude: process.env.E2E_HARNESS_LONG === "1" ? [] : ["test/e2e/cluster.test.ts"],
     fileParallelism: process.env.E2E_SERIAL !== "1",
-    maxWorkers: 2,
-    minWorkers: 1,
+    ...POOL,
     sequence: { sequencer: LongestFirst },
     testTimeout: 15 * 60_000,
     hookTimeout: 90 * 60_000,
