@@ -12,7 +12,7 @@ import { POOL } from "../../vitest.e2e.config.js";
 
 const run = promisify(execFile);
 const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
-const LONG_MS = 8000;
+const LONG_MS = 15_000;
 const files = { a: LONG_MS, b: 1000, c: 200, d: 200, e: 200 };
 
 /** Runs the five files under `pool`; returns when each started and ended (ms since the epoch). */
