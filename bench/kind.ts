@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type * as k8s from '@kubernetes/client-node';
+import { Watch } from '@kubernetes/client-node';
 import { defaultConfig } from '../src/config.js';
 import { drainNode } from '../src/drain/drain.js';
 import { createKubeAdapters } from '../src/kube/index.js';
@@ -32,18 +33,20 @@ const readyCondition = (n: k8s.V1Node) => n.status?.conditions?.find((c) => c.ty
 // ---- drain ---------------------------------------------------------------------------------
 
 const DRAIN_NS = 'bench-drain';
+/** The pods on the switched node, for its drain to evict. */
+const SWITCH_NS = 'bench-switch';
 
-async function podsReadyOn(api: Api, node: string, want: number): Promise<true | undefined> {
-  const pods = (await api.core.listNamespacedPod({ namespace: DRAIN_NS, fieldSelector: `spec.nodeName=${node}` })).items;
+async function podsReadyOn(api: Api, node: string, want: number, namespace = DRAIN_NS): Promise<true | undefined> {
+  const pods = (await api.core.listNamespacedPod({ namespace, fieldSelector: `spec.nodeName=${node}` })).items;
   const ready = pods.filter((p) => !p.metadata?.deletionTimestamp && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
   return ready.length === want && pods.length === want ? true : undefined;
 }
 
-async function placePods(cluster: Cluster, api: Api, node: string, pods: number): Promise<void> {
-  await api.core.createNamespace({ body: { metadata: { name: DRAIN_NS } } }).catch(() => undefined);
+async function placePods(cluster: Cluster, api: Api, node: string, pods: number, namespace = DRAIN_NS): Promise<void> {
+  await api.core.createNamespace({ body: { metadata: { name: namespace } } }).catch(() => undefined);
   const labels = { app: 'drainee' };
   await api.apps.createNamespacedDeployment({
-    namespace: DRAIN_NS,
+    namespace,
     body: {
       metadata: { name: 'drainee' },
       spec: {
@@ -191,12 +194,17 @@ export interface SwitchFigures {
   totalS: number;
   /** From labelling the node to Succeeded. */
   wallS: number;
+  /** Pods on the node when it was labelled, evicted by its drain. */
+  pods: number;
+  /** The drain's own work: from the drain's intent until the last of those pods was gone from the API. */
   drainS: number;
+  /** totalS less drainS: what the node spends beyond a drain, the image carry-over past the evictions included. */
   outsideDrainS: number;
-  /** The MigrationImagesCarried Events' messages, and their seconds (counted in outsideDrainS). */
+  /** The MigrationImagesCarried Events' messages. */
   carried: string;
+  /** The carry-images steps' time (the one started beside the drain, and the runtime stage's). */
   carryS: number;
-  /** Of carryS, the part done during the drain phase (which waits for it). */
+  /** Of carryS, the part that ran while the pods were being evicted. */
   carryInDrainS: number;
   floor: { containerdS: Stats; kubeletS: Stats; totalS: number };
   requests: Record<string, number>;
@@ -237,8 +245,29 @@ async function floorOn(api: Api, node: string, rounds: number): Promise<SwitchFi
   return { containerdS: c, kubeletS: k, totalS: (c.median + k.median) / 1000 };
 }
 
-async function switchOne(cluster: Cluster, api: Api, node: string, say: (s: string) => void): Promise<SwitchFigures> {
+/** When each pod of the namespace was gone from the API (Date.now()), from a watch started now. */
+async function watchPodDeletions(api: Api, namespace: string): Promise<{ gone: Map<string, number>; stop(): void }> {
+  const gone = new Map<string, number>();
+  const request = await new Watch(api.kc).watch(
+    `/api/v1/namespaces/${namespace}/pods`,
+    {},
+    (type: string, pod: k8s.V1Pod) => {
+      if (type === 'DELETED' && pod.metadata?.name) gone.set(pod.metadata.name, Date.now());
+    },
+    () => undefined,
+  );
+  return { gone, stop: () => request.abort() };
+}
+
+async function switchOne(cluster: Cluster, api: Api, node: string, pods: number, say: (s: string) => void): Promise<SwitchFigures> {
   await api.core.createNamespace({ body: { metadata: { name: 'cri-migrator' } } }).catch(() => undefined);
+  // A node in service has pods: its drain evicts them, and the image carry-over starts beside the
+  // evictions (what the product does on every such node).
+  say(`switch: ${pods} pods on ${node} first, for its drain to evict`);
+  await placePods(cluster, api, node, pods, SWITCH_NS);
+  await waitFor(`${pods} pods Ready on ${node}`, 600_000, () => podsReadyOn(api, node, pods, SWITCH_NS));
+  const evictees = (await api.core.listNamespacedPod({ namespace: SWITCH_NS })).items.map((p) => p.metadata!.name!);
+  const deletions = await watchPodDeletions(api, SWITCH_NS);
   const proxy = await kubectlProxy(cluster);
   const counter = await countingProxy(proxy.port);
   const dir = mkdtempSync(join(tmpdir(), 'crim-bench-kind-'));
@@ -257,6 +286,8 @@ async function switchOne(cluster: Cluster, api: Api, node: string, say: (s: stri
   let output = '';
   // The controller's log lines that time the host work: each playbook step and each facts read.
   const steps: SwitchFigures['steps'] = [];
+  // The carry-images steps, as [start, end] in Date.now() time (pino's `time` is the line's).
+  const carries: { from: number; to: number }[] = [];
   const verify: SwitchFigures['verify'] = {};
   let partial = '';
   child.stdout!.on('data', (d: Buffer) => {
@@ -266,7 +297,10 @@ async function switchOne(cluster: Cluster, api: Api, node: string, say: (s: stri
     for (const line of lines) {
       const entry = parseLogLine(line);
       if (entry?.node !== node || typeof entry.ms !== 'number') continue;
-      if (entry.msg === 'step ended' && typeof entry.step === 'string') steps.push({ name: entry.step, ms: entry.ms });
+      if (entry.msg === 'step ended' && typeof entry.step === 'string') {
+        steps.push({ name: entry.duringDrain === true ? `${entry.step} (beside the drain)` : entry.step, ms: entry.ms });
+        if (entry.step === 'carry-images' && typeof entry.time === 'number') carries.push({ from: entry.time - entry.ms, to: entry.time });
+      }
       if (entry.msg === 'facts gathered') steps.push({ name: 'facts', ms: entry.ms });
       // Verification, from its start: the node Ready, the smoke pod Running (the two overlap).
       if (entry.msg === 'node Ready on containerd') verify.readyMs = entry.ms;
@@ -279,7 +313,7 @@ async function switchOne(cluster: Cluster, api: Api, node: string, say: (s: stri
   const seen = new Map<string, number>();
   const note = (n: k8s.V1Node) => {
     for (const key of [`intent ${intentOf(n) ?? ''}`, `phase ${phaseOf(n) ?? ''}`]) {
-      if (!key.endsWith(' ') && !seen.has(key)) seen.set(key, performance.now());
+      if (!key.endsWith(' ') && !seen.has(key)) seen.set(key, Date.now());
     }
   };
   let counts: Map<string, number>;
@@ -305,6 +339,7 @@ async function switchOne(cluster: Cluster, api: Api, node: string, say: (s: stri
     throw new Error(`migrating ${node} under the controller failed: ${(err as Error).message}\n${output.slice(-3000)}`, { cause: err });
   } finally {
     child.kill('SIGTERM');
+    deletions.stop();
     await exited;
     await counter.close();
     proxy.child.kill();
@@ -321,18 +356,21 @@ async function switchOne(cluster: Cluster, api: Api, node: string, say: (s: stri
     const to = seen.get(`phase ${phase}`);
     if (from !== undefined && to !== undefined) phases.push({ phase, seconds: (to - from) / 1000 });
   }
-  const drainPhaseS = phases.find((p) => p.phase === 'Drained')?.seconds ?? 0;
-  // The images that were only in Docker, carried into containerd (what an air-gapped node needs):
-  // data moved, said apart. The carry starts during the drain, and the drain phase waits for it:
-  // that part of the drain phase is counted outside the drain (the evictions' own time is then a
-  // lower bound, and the switch's figure never flattered by the overlap).
-  const drainedAt = seen.get('phase Drained') ?? Infinity;
-  const carriedEvents = (await api.core.listNamespacedEvent({ namespace: 'default', fieldSelector: `involvedObject.name=${node},reason=MigrationImagesCarried` })).items
-    .map((e) => ({ message: e.message ?? '', at: new Date(e.lastTimestamp ?? e.eventTime ?? 0).getTime(), seconds: Number(/ in ([\d.]+)s/.exec(e.message ?? '')?.[1] ?? 0) }));
-  const carried = carriedEvents.map((e) => e.message).join(' / ') || undefined;
-  const carryS = carriedEvents.reduce((a, e) => a + e.seconds, 0);
-  const carryInDrainS = carriedEvents.filter((e) => e.at <= drainedAt + 1_000).reduce((a, e) => a + e.seconds, 0);
-  const drainS = Math.max(0, drainPhaseS - carryInDrainS);
+  // The drain's own work: until the last pod the node had was gone (what `kubectl drain` waits
+  // for). The carry-over beside it is free while the evictions last; what runs past them is not.
+  const drainFrom = seen.get('intent Drained');
+  const missing = evictees.filter((p) => !deletions.gone.has(p));
+  if (drainFrom === undefined || missing.length > 0) throw new Error(`the drain was not seen: intent Drained ${drainFrom}, pods not seen gone: ${missing.join(', ')}`);
+  const drainTo = Math.max(...evictees.map((p) => deletions.gone.get(p)!));
+  const drainS = (drainTo - drainFrom) / 1000;
+  const carried = (await api.core.listNamespacedEvent({ namespace: 'default', fieldSelector: `involvedObject.name=${node},reason=MigrationImagesCarried` })).items
+    .map((e) => e.message ?? '')
+    .join(' / ');
+  const carryS = carries.reduce((a, c) => a + (c.to - c.from), 0) / 1000;
+  const carryInDrainS = carries.reduce((a, c) => a + Math.max(0, Math.min(c.to, drainTo) - Math.max(c.from, drainFrom)), 0) / 1000;
+  // The pods come back to the node once it is uncordoned: gone before the floor is measured.
+  await api.core.deleteNamespace({ name: SWITCH_NS });
+  await waitFor(`namespace ${SWITCH_NS} gone`, 600_000, () => api.core.readNamespace({ name: SWITCH_NS }).then(() => undefined, () => true));
   say('floor: containerd and kubelet restarted on the node, 3 times each');
   const floor = await floorOn(api, node, 3);
   const requests = Object.fromEntries([...counts].sort(([a], [b]) => a.localeCompare(b)));
@@ -340,7 +378,7 @@ async function switchOne(cluster: Cluster, api: Api, node: string, say: (s: stri
   // The Lease is renewed every few seconds whatever the controller does: counted apart.
   const leases = [...counts].filter(([k]) => k.endsWith(' leases')).reduce((a, [, v]) => a + v, 0);
   const all = [...counts.values()].reduce((a, b) => a + b, 0);
-  return { node, phases, steps, verify, totalS, wallS, drainS, outsideDrainS: totalS - drainS, carried: carried ?? 'no MigrationImagesCarried Event', carryS, carryInDrainS, floor, requests, migrationRequests: all - evictions - leases, evictions, leases };
+  return { node, phases, steps, verify, totalS, wallS, pods: evictees.length, drainS, outsideDrainS: totalS - drainS, carried: carried || 'no MigrationImagesCarried Event', carryS, carryInDrainS, floor, requests, migrationRequests: all - evictions - leases, evictions, leases };
 }
 
 // ---- the part ------------------------------------------------------------------------------
@@ -350,7 +388,7 @@ export interface KindFigures {
   switch: SwitchFigures;
 }
 
-export async function runKind(options: { rounds: number; pods: number; keep: boolean; say: (s: string) => void }): Promise<KindFigures> {
+export async function runKind(options: { rounds: number; pods: number; switchPods: number; keep: boolean; say: (s: string) => void }): Promise<KindFigures> {
   const { say } = options;
   say('kind: cluster crim-bench-132 (Kubernetes 1.32, two Docker workers via cri-dockerd), built or reused by hack/cluster.sh');
   const cluster = await ensureCluster('1.32', 'crim-bench-132');
@@ -358,11 +396,11 @@ export async function runKind(options: { rounds: number; pods: number; keep: boo
     const api = kubeClients(cluster);
     const [drainee, switched] = cluster.nodes.filter((n) => n.role === 'worker').map((n) => n.name);
     if (!drainee || !switched) throw new Error(`crim-bench-132 has fewer than two workers: ${cluster.nodes.map((n) => n.name).join(', ')}`);
-    // The switch first, on a settled node, as the floor is measured: after the drain rounds the
-    // node that took their pods would still be ending 60 of them (runs before 2026-12-05 measured
-    // it so: its facts reads took 1.8-3.0 s where a quiet node's take 0.7-0.9 s).
+    // The switch first, on a node whose pods have settled, as the floor is measured: after the
+    // drain rounds the node that took their pods would still be ending 60 of them (runs before
+    // 2026-12-05 measured it so: its facts reads took 1.8-3.0 s where a quiet node's take 0.7-0.9 s).
     say(`switch: the controller migrates ${switched}, its requests through a counting proxy; then the floor on that node`);
-    const sw = await switchOne(cluster, api, switched, say);
+    const sw = await switchOne(cluster, api, switched, options.switchPods, say);
     say(`drain: ${options.pods} pods on ${drainee}, ${options.rounds} rounds each, alternated`);
     const drain = await drainRounds(cluster, api, drainee, options.pods, options.rounds, say);
     return { drain, switch: sw };

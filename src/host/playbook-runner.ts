@@ -226,7 +226,10 @@ export async function runDuringDrain(playbook: SourcePlaybook, ctx: RunnerContex
   const reports: StepReport[] = [];
   for (const step of playbook.steps) {
     if (!isBuiltinStep(step) || !step.duringDrain || !applies(step, ctx)) continue;
-    reports.push({ step: step.name, stage: step.stage, outcome: await runBuiltin(step, ctx) });
+    const started = performance.now();
+    const outcome = await runBuiltin(step, ctx);
+    ctx.log.child({ step: step.name }).info({ stage: step.stage, outcome, duringDrain: true, ms: Math.round(performance.now() - started) }, 'step ended');
+    reports.push({ step: step.name, stage: step.stage, outcome });
   }
   return reports;
 }
