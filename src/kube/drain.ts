@@ -16,7 +16,13 @@ export function budgetFromStatus(status: ReturnType<typeof statusBody>): string 
   return undefined;
 }
 
+/** A list of a node's pods as young as this gives the watch for their deletions its start. */
+const LIST_REUSE_MS = 30_000;
+
 export class KubePodEvictor implements PodEvictor {
+  /** The last list of each node's pods (its resourceVersion, the uids in it), for the deletion watch that follows it. */
+  private readonly listed = new Map<string, { resourceVersion: string; uids: Set<string | undefined>; at: number }>();
+
   constructor(
     private readonly core: CoreV1Api,
     private readonly policy: PolicyV1Api,
@@ -35,6 +41,8 @@ export class KubePodEvictor implements PodEvictor {
   async listPodsOnNode(nodeName: string): Promise<PodView[]> {
     try {
       const list = await this.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${nodeName}` });
+      const resourceVersion = list.metadata?.resourceVersion;
+      if (resourceVersion) this.listed.set(nodeName, { resourceVersion, uids: new Set(list.items.map((p) => p.metadata?.uid)), at: Date.now() });
       return list.items.map(toPodView);
     } catch (err) {
       throw new Error(`listing the pods on ${nodeName} failed`, { cause: err });
@@ -73,14 +81,25 @@ export class KubePodEvictor implements PodEvictor {
 
   async waitForDeletion(nodeName: string, pods: readonly PodView[], signal: AbortSignal): Promise<PodView[]> {
     const waiting = new Map(pods.map((p) => [p.uid, p]));
+    // The drain's own list, taken moments ago, starts the first watch: every deletion since is in
+    // it. Used once; a watch that fails (its resourceVersion expired, say) lists again below.
+    const recent = this.listed.get(nodeName);
+    this.listed.delete(nodeName);
+    let first = recent !== undefined && Date.now() - recent.at <= LIST_REUSE_MS ? recent : undefined;
     while (waiting.size > 0 && !signal.aborted) {
       // List first: catches deletions that happened before the watch started, and gives its resourceVersion.
       let resourceVersion: string | undefined;
       try {
-        const list = await this.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${nodeName}` });
-        const present = new Set(list.items.map((p) => p.metadata?.uid));
-        for (const uid of [...waiting.keys()]) if (!present.has(uid)) waiting.delete(uid);
-        resourceVersion = list.metadata?.resourceVersion;
+        let list: { resourceVersion?: string | undefined; uids: Set<string | undefined> };
+        if (first) {
+          list = first;
+          first = undefined;
+        } else {
+          const fresh = await this.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${nodeName}` });
+          list = { resourceVersion: fresh.metadata?.resourceVersion, uids: new Set(fresh.items.map((p) => p.metadata?.uid)) };
+        }
+        for (const uid of [...waiting.keys()]) if (!list.uids.has(uid)) waiting.delete(uid);
+        resourceVersion = list.resourceVersion;
       } catch (err) {
         throw new Error(`listing the pods on ${nodeName} failed`, { cause: err });
       }

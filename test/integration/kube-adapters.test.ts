@@ -292,6 +292,31 @@ describe('KubePodEvictor over HTTP', () => {
     const remaining = await evictor.waitForDeletion('w1', [pod], AbortSignal.timeout(5_000));
     expect(remaining).toEqual([]);
     expect(seen.find((s) => s.url.includes('watch=true'))!.url).toContain('resourceVersion=100');
+    // The drain's list started the watch: the pods were listed once.
+    expect(seen.filter((s) => s.url.startsWith('/api/v1/pods') && !s.url.includes('watch=true'))).toHaveLength(1);
+  });
+
+  it('lists before watching when the drain\'s list is not there, or its watch fails (an expired resourceVersion)', async () => {
+    let watches = 0;
+    handlers.push((req, _b, res) => {
+      if (!req.url?.startsWith('/api/v1/pods')) return false;
+      if (req.url.includes('watch=true')) {
+        watches++;
+        // The first watch: 410 Gone, as for a resourceVersion the API server no longer holds.
+        if (watches === 1) return (json(res, 410, { kind: 'Status', code: 410, reason: 'Expired', message: 'too old resource version' }), true);
+        res.writeHead(200, { 'content-type': 'application/json' });
+        setTimeout(() => res.end(`${JSON.stringify({ type: 'DELETED', object: { metadata: { name: 'web-1', namespace: 'default', uid: 'uid-1' } } })}\n`), 50);
+        return true;
+      }
+      json(res, 200, { kind: 'PodList', metadata: { resourceVersion: String(100 + seen.length) }, items: [{ metadata: { name: 'web-1', namespace: 'default', uid: 'uid-1' }, spec: { containers: [] }, status: { phase: 'Running' } }] });
+      return true;
+    });
+    const evictor = new KubePodEvictor(core, policy, watch);
+    expect(await evictor.waitForDeletion('w1', [pod], AbortSignal.timeout(10_000))).toEqual([]);
+    const lists = seen.filter((s) => s.url.startsWith('/api/v1/pods') && !s.url.includes('watch=true'));
+    // No list of the drain's before it: a list, the watch refused, a list again, the watch.
+    expect(lists).toHaveLength(2);
+    expect(watches).toBe(2);
   });
 });
 
