@@ -42,6 +42,8 @@ export class KubePodEvictor implements PodEvictor {
     try {
       const list = await this.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${nodeName}` });
       const resourceVersion = list.metadata?.resourceVersion;
+      // Lists no drain followed (refused, nothing to evict, a plan) are not kept past their use.
+      for (const [node, entry] of this.listed) if (Date.now() - entry.at > LIST_REUSE_MS) this.listed.delete(node);
       if (resourceVersion) this.listed.set(nodeName, { resourceVersion, uids: new Set(list.items.map((p) => p.metadata?.uid)), at: Date.now() });
       return list.items.map(toPodView);
     } catch (err) {
