@@ -2,7 +2,7 @@
 // soon as a worker is free, not when the longest running suite ends. Real vitest runs on five
 // small files: a long one first, then four short ones, two workers.
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, symlinkSync, writeFileSync, mkdirSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -40,13 +40,17 @@ async function runFiles(pool: { maxWorkers: number; minWorkers: number }) {
     "}",
     `export default defineConfig({ test: { include: ["t/*.test.ts"], ...${JSON.stringify(pool)}, sequence: { sequencer: ByName } } });`,
   ].join("\n"));
-  await run(join(repoRoot, "node_modules/.bin/vitest"), ["run", "-c", "vitest.config.mts"], { cwd: dir });
-  const at = new Map<string, number>();
-  for (const line of readFileSync(log, "utf8").trim().split("\n")) {
-    const [name, what, ms] = line.split(" ");
-    at.set(`${name} ${what}`, Number(ms));
+  try {
+    await run(join(repoRoot, "node_modules/.bin/vitest"), ["run", "-c", "vitest.config.mts"], { cwd: dir });
+    const at = new Map<string, number>();
+    for (const line of readFileSync(log, "utf8").trim().split("\n")) {
+      const [name, what, ms] = line.split(" ");
+      at.set(`${name} ${what}`, Number(ms));
+    }
+    return at;
+  } finally {
+    rmSync(dir, { recursive: true, force: true }); // the node_modules link only, not its target
   }
-  return at;
 }
 
 describe("the e2e suites' pool (vitest.e2e.config.ts POOL)", () => {
