@@ -134,10 +134,15 @@ export function requestKind(method: string, url: string): string {
 /** An HTTP forwarder to `kubectl proxy` that counts each request by kind. */
 async function countingProxy(upstreamPort: number) {
   const counts = new Map<string, number>();
+  // Every request in order with its answer's status, to say which ones the API server refused.
+  const trace: { kind: string; status?: number }[] = [];
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const kind = requestKind(req.method ?? 'GET', req.url ?? '/');
     counts.set(kind, (counts.get(kind) ?? 0) + 1);
+    const traced: { kind: string; status?: number } = { kind };
+    trace.push(traced);
     const up = request({ host: '127.0.0.1', port: upstreamPort, method: req.method, path: req.url, headers: req.headers }, (upRes) => {
+      traced.status = upRes.statusCode;
       res.writeHead(upRes.statusCode ?? 502, upRes.headers);
       upRes.pipe(res);
     });
@@ -149,6 +154,7 @@ async function countingProxy(upstreamPort: number) {
   return {
     port: (server.address() as AddressInfo).port,
     counts,
+    trace,
     close: () => {
       server.closeAllConnections();
       return new Promise<void>((r) => server.close(() => r()));
@@ -209,6 +215,8 @@ export interface SwitchFigures {
   floor: { containerdS: Stats; kubeletS: Stats; totalS: number };
   requests: Record<string, number>;
   /** Requests from the label to Succeeded, other than evictions and the Lease's. */
+  /** The requests the API server refused (a 409 is a guarded write that lost to another writer), with where they fell. */
+  refused: string[];
   migrationRequests: number;
   evictions: number;
   /** Lease reads and renewals in that time (leader election, not the migration). */
@@ -317,6 +325,7 @@ async function switchOne(cluster: Cluster, api: Api, node: string, pods: number,
     }
   };
   let counts: Map<string, number>;
+  let refused: string[] = [];
   let wallS: number;
   try {
     await waitFor('the controller to lead', 120_000, async () => {
@@ -325,6 +334,7 @@ async function switchOne(cluster: Cluster, api: Api, node: string, pods: number,
     });
     await sleep(2000);
     counter.counts.clear();
+    counter.trace.length = 0;
     const started = performance.now();
     const ended = watchNode(api, node, 'end Succeeded, RolledBack or Failed', 600_000, (n) => {
       note(n);
@@ -335,6 +345,7 @@ async function switchOne(cluster: Cluster, api: Api, node: string, pods: number,
     if (phaseOf(last) !== 'Succeeded') throw new Error(`${node} ended ${phaseOf(last)}`);
     wallS = (performance.now() - started) / 1000;
     counts = new Map(counter.counts);
+    refused = refusedRequests(counter.trace);
   } catch (err) {
     throw new Error(`migrating ${node} under the controller failed: ${(err as Error).message}\n${output.slice(-3000)}`, { cause: err });
   } finally {
@@ -378,7 +389,18 @@ async function switchOne(cluster: Cluster, api: Api, node: string, pods: number,
   // The Lease is renewed every few seconds whatever the controller does: counted apart.
   const leases = [...counts].filter(([k]) => k.endsWith(' leases')).reduce((a, [, v]) => a + v, 0);
   const all = [...counts.values()].reduce((a, b) => a + b, 0);
-  return { node, phases, steps, verify, totalS, wallS, pods: evictees.length, drainS, outsideDrainS: totalS - drainS, carried: carried || 'no MigrationImagesCarried Event', carryS, carryInDrainS, floor, requests, migrationRequests: all - evictions - leases, evictions, leases };
+  return { node, phases, steps, verify, totalS, wallS, pods: evictees.length, drainS, outsideDrainS: totalS - drainS, carried: carried || 'no MigrationImagesCarried Event', carryS, carryInDrainS, floor, requests, refused, migrationRequests: all - evictions - leases, evictions, leases };
+}
+
+/** The requests the API server answered 4xx/5xx, each with the node-related requests around it (Lease and eviction requests left out). */
+export function refusedRequests(trace: readonly { kind: string; status?: number }[]): string[] {
+  const relevant = trace.filter((t) => !t.kind.endsWith(' leases') && t.kind !== 'create pods/eviction');
+  return relevant.flatMap((t, i) => {
+    if (t.status === undefined || t.status < 400) return [];
+    const before = relevant.slice(Math.max(0, i - 2), i).map((b) => b.kind);
+    const after = relevant.slice(i + 1, i + 3).map((a) => a.kind);
+    return [`${t.kind} ${t.status} (request ${i + 1} of ${relevant.length}; before: ${before.join(', ') || '-'}; after: ${after.join(', ') || '-'})`];
+  });
 }
 
 // ---- the part ------------------------------------------------------------------------------

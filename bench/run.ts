@@ -76,7 +76,7 @@ async function kindPart(): Promise<void> {
     '<= floor + 2 s',
     s.outsideDrainS <= s.floor.totalS + 2,
   );
-  row(`API requests, controller migrating ${s.node}`, `${s.migrationRequests} besides ${s.evictions} evictions and ${s.leases} Lease requests: ${JSON.stringify(s.requests)}`, '<= 25 + one eviction per pod', s.migrationRequests <= 25);
+  row(`API requests, controller migrating ${s.node}`, `${s.migrationRequests} besides ${s.evictions} evictions and ${s.leases} Lease requests: ${JSON.stringify(s.requests)}${s.refused.length ? `; refused: ${s.refused.join('; ')}` : ''}`, '<= 25 + one eviction per pod', s.migrationRequests <= 25);
 }
 
 async function main(): Promise<void> {

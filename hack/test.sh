@@ -38,7 +38,10 @@ rc=0
 log "end-to-end suites"
 signal="$CACHE_DIR/e2e-last-suite"
 rm -f "$signal"
-E2E_LAST_SUITE_SIGNAL=$signal npx vitest run -c vitest.e2e.config.ts &
+e2e_log="$CACHE_DIR/e2e-tests.log"
+# Their output is also kept in $e2e_log: when they fail, their failures are printed again at the
+# end, after the unit tests' output (a CI log's tail then shows them).
+E2E_LAST_SUITE_SIGNAL=$signal npx vitest run -c vitest.e2e.config.ts > >(tee "$e2e_log") 2>&1 &
 e2e_pid=$!
 trap 'kill -- -"$rest_pid" 2>/dev/null || true; pkill -P "$e2e_pid" 2>/dev/null || true; kill "$e2e_pid" 2>/dev/null || true' EXIT
 # Until only the last suite runs (vitest.e2e.config.ts's LastSuiteSignal) or the suites end.
@@ -59,5 +62,15 @@ unit_rc=0
 nice -n 5 npx vitest run test/unit test/integration >"$unit_log" 2>&1 || unit_rc=1
 cat "$unit_log"
 ((unit_rc == 0)) || { rc=1; echo "unit and integration tests failed (above)" >&2; }
-wait "$e2e_pid" || { rc=1; echo "end-to-end suites failed" >&2; }
+if ! wait "$e2e_pid"; then
+  rc=1
+  echo "end-to-end suites failed; their failures again (the whole output: $e2e_log):" >&2
+  # vitest's account of the failed cases (or, without one, the end of its output), uncoloured.
+  plain=$(sed -e 's/\x1b\[[0-9;]*m//g' "$e2e_log")
+  if grep -q 'Failed Tests' <<<"$plain"; then
+    sed -n '/Failed Tests/,$p' <<<"$plain" | head -n 200 >&2
+  else
+    tail -n 60 <<<"$plain" >&2
+  fi
+fi
 exit "$rc"

@@ -77,6 +77,12 @@ export interface NodeView {
   labels: Readonly<Record<string, string>>;
   annotations: Readonly<Record<string, string>>;
   unschedulable: boolean;
+  /**
+   * The node carries the taint node.kubernetes.io/unschedulable, which the node lifecycle
+   * controller keeps in line with spec.unschedulable (it writes the node moments after a cordon
+   * or an uncordon). Undefined where the view did not come from a Node object.
+   */
+  unschedulableTaint?: boolean;
   ready: boolean;
   /** status.nodeInfo.containerRuntimeVersion, e.g. docker://20.10.24 or containerd://1.6.20 */
   containerRuntimeVersion: string;

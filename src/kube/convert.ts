@@ -12,6 +12,7 @@ export function toNodeView(node: V1Node): NodeView {
     labels: { ...(node.metadata?.labels ?? {}) },
     annotations: { ...(node.metadata?.annotations ?? {}) },
     unschedulable: node.spec?.unschedulable === true,
+    unschedulableTaint: (node.spec?.taints ?? []).some((t) => t.key === UNSCHEDULABLE_TAINT),
     ready,
     containerRuntimeVersion: node.status?.nodeInfo?.containerRuntimeVersion ?? '',
     kubeletVersion: node.status?.nodeInfo?.kubeletVersion ?? '',
@@ -37,6 +38,9 @@ export function toPodView(pod: V1Pod): PodView {
     ...(deletion ? { deletionTimestamp: new Date(deletion) } : {}),
   };
 }
+
+/** The taint the node lifecycle controller sets while spec.unschedulable is true (TaintNodesByCondition). */
+export const UNSCHEDULABLE_TAINT = 'node.kubernetes.io/unschedulable';
 
 /** The cluster autoscaler's annotation for pods whose local storage may be thrown away. */
 export const SAFE_TO_EVICT = 'cluster-autoscaler.kubernetes.io/safe-to-evict';

@@ -3,7 +3,7 @@
 // the node flags the image's ENTRYPOINT gives it.
 import { describe, expect, it } from 'vitest';
 import { entrypointNodeFlags } from '../../bench/controller.js';
-import { requestKind } from '../../bench/kind.js';
+import { refusedRequests, requestKind } from '../../bench/kind.js';
 
 describe('entrypointNodeFlags', () => {
   it("reads the node flags of the Dockerfile's ENTRYPOINT", () => {
@@ -27,5 +27,22 @@ describe('requestKind', () => {
     ['GET', '/api/v1/namespaces/cri-migrator', 'get namespaces'],
   ])('%s %s is "%s"', (method, url, kind) => {
     expect(requestKind(method, url)).toBe(kind);
+  });
+});
+
+describe('refusedRequests', () => {
+  it('names each refused request with the node requests around it, Lease and eviction requests left out', () => {
+    const trace = [
+      { kind: 'patch nodes', status: 200 },
+      { kind: 'update leases', status: 200 },
+      { kind: 'create events', status: 201 },
+      { kind: 'create pods/eviction', status: 429 },
+      { kind: 'patch nodes', status: 409 },
+      { kind: 'get nodes', status: 200 },
+      { kind: 'patch nodes', status: 200 },
+      { kind: 'watch pods' },
+    ];
+    expect(refusedRequests(trace)).toEqual(['patch nodes 409 (request 3 of 6; before: patch nodes, create events; after: get nodes, patch nodes)']);
+    expect(refusedRequests(trace.filter((t) => t.status !== 409))).toEqual([]);
   });
 });

@@ -7,7 +7,7 @@ describe('Kubernetes object conversion', () => {
   it('turns a Node into the engine view', () => {
     const node: V1Node = {
       metadata: { name: 'w1', resourceVersion: '42', labels: { a: 'b' }, annotations: { x: 'y' } },
-      spec: { unschedulable: true },
+      spec: { unschedulable: true, taints: [{ key: 'node.kubernetes.io/unschedulable', effect: 'NoSchedule' }] },
       status: {
         conditions: [
           { type: 'MemoryPressure', status: 'False' },
@@ -22,6 +22,7 @@ describe('Kubernetes object conversion', () => {
       labels: { a: 'b' },
       annotations: { x: 'y' },
       unschedulable: true,
+      unschedulableTaint: true,
       ready: true,
       containerRuntimeVersion: 'docker://20.10.24',
       kubeletVersion: 'v1.23.17',
@@ -29,6 +30,7 @@ describe('Kubernetes object conversion', () => {
       resourceVersion: '42',
     });
     expect(toNodeView({ metadata: { name: 'n' }, status: { conditions: [{ type: 'Ready', status: 'Unknown' }] } }).ready).toBe(false);
+    expect(toNodeView({ metadata: { name: 'n' }, spec: { taints: [{ key: 'other', effect: 'NoSchedule' }] } }).unschedulableTaint).toBe(false);
   });
 
   it('turns a Pod into the drain view', () => {
