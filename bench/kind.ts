@@ -392,11 +392,15 @@ async function switchOne(cluster: Cluster, api: Api, node: string, pods: number,
   return { node, phases, steps, verify, totalS, wallS, pods: evictees.length, drainS, outsideDrainS: totalS - drainS, carried: carried || 'no MigrationImagesCarried Event', carryS, carryInDrainS, floor, requests, refused, migrationRequests: all - evictions - leases, evictions, leases };
 }
 
-/** The requests the API server answered 4xx/5xx, each with the node-related requests around it (Lease and eviction requests left out). */
+/**
+ * The requests the API server refused (4xx but 404, an answer: the rollout's pause ConfigMap is
+ * absent until someone pauses; 5xx), each with the requests around it, Lease and eviction
+ * requests left out.
+ */
 export function refusedRequests(trace: readonly { kind: string; status?: number }[]): string[] {
   const relevant = trace.filter((t) => !t.kind.endsWith(' leases') && t.kind !== 'create pods/eviction');
   return relevant.flatMap((t, i) => {
-    if (t.status === undefined || t.status < 400) return [];
+    if (t.status === undefined || t.status < 400 || t.status === 404) return [];
     const before = relevant.slice(Math.max(0, i - 2), i).map((b) => b.kind);
     const after = relevant.slice(i + 1, i + 3).map((a) => a.kind);
     return [`${t.kind} ${t.status} (request ${i + 1} of ${relevant.length}; before: ${before.join(', ') || '-'}; after: ${after.join(', ') || '-'})`];

@@ -31,8 +31,9 @@ describe('requestKind', () => {
 });
 
 describe('refusedRequests', () => {
-  it('names each refused request with the node requests around it, Lease and eviction requests left out', () => {
+  it('names each refused request with the requests around it, Lease and eviction requests left out, a 404 not refused', () => {
     const trace = [
+      { kind: 'get configmaps', status: 404 },
       { kind: 'patch nodes', status: 200 },
       { kind: 'update leases', status: 200 },
       { kind: 'create events', status: 201 },
@@ -42,7 +43,7 @@ describe('refusedRequests', () => {
       { kind: 'patch nodes', status: 200 },
       { kind: 'watch pods' },
     ];
-    expect(refusedRequests(trace)).toEqual(['patch nodes 409 (request 3 of 6; before: patch nodes, create events; after: get nodes, patch nodes)']);
+    expect(refusedRequests(trace)).toEqual(['patch nodes 409 (request 4 of 7; before: patch nodes, create events; after: get nodes, patch nodes)']);
     expect(refusedRequests(trace.filter((t) => t.status !== 409))).toEqual([]);
   });
 });
