@@ -223,7 +223,9 @@ describe(`nodes as users have them, Kubernetes ${minor}`, () => {
       await api.apps.patchNamespacedDeployment({ namespace: ns, name: "web", body: { spec: { replicas: 4 } } }, (await import("./ops.js")).mergePatch());
     });
     expect(await pullsOn(full.name, since)).toEqual([]);
-    const carried = (await timeline(api, full.name, since)).find((e) => e.reason === "MigrationImagesCarried");
+    const events = await timeline(api, full.name, since);
+    console.table(events); // the migration's time on this variant, from its Events
+    const carried = events.find((e) => e.reason === "MigrationImagesCarried");
     console.log(`${full.name}: ${carried?.message}`);
     expect(carried?.message).toMatch(/^carried \d+ images, [\d.]+ MiB in [\d.]+s/);
   }, 15 * 60_000);
@@ -253,6 +255,7 @@ describe(`nodes as users have them, Kubernetes ${minor}`, () => {
     // names what pods will need, it is carried whatever runs here.
     const r = await runCli(cluster, await config(`images:\n  include: ["${cluster.testImage}"]\n`), ["migrate", fresh.name]);
     expect(r.code, r.stderr).toBe(0);
+    console.table(await timeline(api, fresh.name, since)); // the migration's time on this variant, from its Events
     // The cheap path: every image came from containerd's moby namespace (ctr export | ctr import);
     // with the shared content policy the import wrote no blob again.
     const carried = (await api.core.listNamespacedEvent({ namespace: "default", fieldSelector: `involvedObject.name=${fresh.name},reason=MigrationImagesCarried` })).items
